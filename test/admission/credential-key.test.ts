@@ -1,0 +1,132 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { canonicalRegistry, credentialKeyMatches, parseCredentialKey } from '../../src/admission/credential-key.js'
+import { parseImageName, type ImageName } from '../../src/admission/image-reference.js'
+
+interface MatchCase { key: string, image: string, match: boolean, why?: string }
+
+const fixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/credential-key-matching.json', import.meta.url), 'utf8')) as { cases: MatchCase[] }
+
+function image (reference: string): ImageName {
+  const parsed = parseImageName(reference)
+  if (parsed === undefined) throw new Error(`test image ${reference} does not parse`)
+  return parsed
+}
+
+function matches (key: string, reference: string): boolean {
+  const parsed = parseCredentialKey(key)
+  if (parsed === undefined) throw new Error(`test key ${key} does not parse`)
+  return credentialKeyMatches(parsed, image(reference))
+}
+
+t.test('shared fixture: keys match images as the kubelet keyring does', async t => {
+  for (const { key, image, match, why } of fixture.cases) {
+    t.equal(matches(key, image), match, `${key} ~ ${image}${why === undefined ? '' : ` (${why})`}`)
+  }
+})
+
+t.test('parsing', async t => {
+  const table: Array<[string, { host: string, port: string, path: string, scope: string, hasGlob?: boolean }]> = [
+    ['https://index.docker.io/v1/', { host: 'docker.io', port: '', path: '', scope: 'docker.io' }],
+    ['index.docker.io', { host: 'docker.io', port: '', path: '', scope: 'docker.io' }],
+    ['registry-1.docker.io', { host: 'docker.io', port: '', path: '', scope: 'docker.io' }],
+    ['docker.io/globex', { host: 'docker.io', port: '', path: 'globex', scope: 'docker.io/globex' }],
+    ['index.docker.io:443', { host: 'index.docker.io', port: '443', path: '', scope: 'index.docker.io:443' }],
+    ['http://Registry.Example.com:5000/v2/team/', { host: 'registry.example.com', port: '5000', path: 'team/', scope: 'registry.example.com:5000/team/' }],
+    ['quay.io/v1', { host: 'quay.io', port: '', path: 'v1', scope: 'quay.io/v1' }],
+    ['quay.io/v2/org', { host: 'quay.io', port: '', path: 'org', scope: 'quay.io/org' }],
+    ['quay.io/', { host: 'quay.io', port: '', path: '', scope: 'quay.io' }],
+    ['user:pw@quay.io/org?x=1#frag', { host: 'quay.io', port: '', path: 'org', scope: 'quay.io/org' }],
+    ['quay.io/org?next=https://elsewhere', { host: 'quay.io', port: '', path: 'org', scope: 'quay.io/org' }],
+    ['quay.io/a%2Fb', { host: 'quay.io', port: '', path: 'a/b', scope: 'quay.io/a/b' }],
+    ['[FC00::1]:5000', { host: '[fc00::1]', port: '5000', path: '', scope: '[fc00::1]:5000' }],
+    ['localhost:', { host: 'localhost', port: '', path: '', scope: 'localhost' }],
+    ['*.Example.com/team', { host: '*.example.com', port: '', path: 'team', scope: '*.example.com/team', hasGlob: true }]
+  ]
+  for (const [raw, expected] of table) {
+    const key = parseCredentialKey(raw)
+    t.strictSame(key && { host: key.host, port: key.port, path: key.path, scope: key.scope, hasGlob: key.hasGlob },
+      { hasGlob: false, ...expected }, raw)
+    t.equal(key?.raw, raw, `${raw}: raw kept`)
+    t.strictSame(key?.hostParts, expected.host.split('.'), `${raw}: host parts`)
+  }
+})
+
+t.test('keys that can never match are invalid', async t => {
+  const table: Array<[string, string]> = [
+    ['', 'empty'],
+    ['https://', 'scheme only'],
+    ['/team', 'no host'],
+    ['quay.io:abc', 'non-numeric port'],
+    ['quay.io:*', 'glob port'],
+    ['fc00::1:5000', 'IPv6 without brackets'],
+    ['[fc00::1', 'unclosed bracket'],
+    ['oci://quay.io', 'another scheme'],
+    ['HTTPS://quay.io', 'the kubelet strips only lowercase schemes'],
+    ['reg[0-9].example.com', 'character classes are not supported'],
+    ['reg\\x.example.com', 'backslash'],
+    ['example.com.', 'trailing dot'],
+    ['a..b', 'empty label'],
+    [' quay.io', 'space'],
+    ['quay.io\n', 'control character'],
+    ['quay.io/%zz', 'bad percent escape']
+  ]
+  for (const [raw, why] of table) t.equal(parseCredentialKey(raw), undefined, `${JSON.stringify(raw)}: ${why}`)
+  t.equal(parseCredentialKey(undefined as unknown as string), undefined, 'not a string')
+})
+
+t.test('matching edge cases', async t => {
+  const table: Array<[string, string, boolean, string]> = [
+    // every Docker Hub spelling covers Hub images, official or not
+    ['https://index.docker.io/v1/', 'nginx', true, 'docker login key'],
+    ['index.docker.io', 'globex/app', true, 'legacy host'],
+    ['registry-1.docker.io', 'nginx:1.27', true, 'API host'],
+    ['docker.io', 'docker.io/library/nginx', true, 'canonical host'],
+    ['docker.io', 'registry-1.docker.io/library/nginx', true, 'image written with the API host'],
+    ['docker.io/globex', 'globex/app', true, 'Hub organisation'],
+    ['docker.io/globex', 'initech/app', false, 'other Hub organisation'],
+    ['docker.io/library', 'nginx', true, 'official images'],
+    ['index.docker.io:443', 'nginx', false, 'a port makes it another registry'],
+    ['https://index.docker.io/v1/', 'localhost/app', false, 'localhost is not Hub'],
+    // hosts and ports
+    ['Registry.Example.com', 'registry.example.com/x', true, 'host case does not matter'],
+    ['registry.example.com', 'REGISTRY.example.com/x', true, 'image host case does not matter'],
+    ['localhost:5000', 'localhost:5000/team/app', true, 'same port'],
+    ['localhost:5000', 'localhost/team/app', false, 'port on the key only'],
+    ['localhost', 'localhost:5000/team/app', false, 'port on the image only'],
+    ['[fc00::1]:5000', '[fc00::1]:5000/docker/docker', true, 'IPv6 with port'],
+    ['[fc00::1]:5000', '[FC00::1]:5000/docker/docker', true, 'IPv6 hex case'],
+    ['[fc00::1]:5000', '[fc00::1]:5001/docker/docker', false, 'IPv6 other port'],
+    ['[fc00::1]', '[fc00::1]/app', true, 'IPv6 without port'],
+    ['a_b.example', 'a_b.example/app', true, 'host the runtime reads as a path element'],
+    // globs: one part each, '*' within the part
+    ['*', 'localhost/app', true, 'single-label glob'],
+    ['*', 'quay.io/app', false, 'single-label glob, two labels'],
+    ['reg-*.example.com', 'reg-eu.example.com/x', true, 'glob prefix'],
+    ['reg-*.example.com', 'reg.example.com/x', false, 'glob needs its literal part'],
+    ['a*b*c.example', 'axxbyyc.example/x', true, 'two stars'],
+    ['a*b*c.example', 'axxbyycd.example/x', false, 'two stars, trailing text'],
+    ['**.example', 'x.example/y', true, 'double star'],
+    ['*.example.com', 'example.com/x', false, 'a glob part never matches a missing part'],
+    ['*.*.*.*', '10.0.0.1:5000/x', false, 'port differs'],
+    ['*.*.*.*:5000', '10.0.0.1:5000/x', true, 'IPv4 by glob'],
+    // paths: plain string prefix, trailing slash is literal
+    ['quay.io/org', 'quay.io/organisation/x', true, 'prefix, not a path segment'],
+    ['quay.io/org/', 'quay.io/org/app', true, 'trailing slash, deeper image'],
+    ['quay.io/org/', 'quay.io/org', false, 'trailing slash, image is the org itself'],
+    ['quay.io/org/app', 'quay.io/org/app:v1', true, 'the exact repository'],
+    ['quay.io/v1', 'quay.io/v1/x', true, 'v1 without trailing slash stays a path'],
+    ['https://quay.io/v2/org/', 'quay.io/org/app', true, 'v2 prefix dropped']
+  ]
+  for (const [key, reference, expected, why] of table) {
+    t.equal(matches(key, reference), expected, `${key} ~ ${reference}: ${why}`)
+  }
+})
+
+t.test('canonical registry names', async t => {
+  t.equal(canonicalRegistry('index.docker.io'), 'docker.io')
+  t.equal(canonicalRegistry('Registry-1.Docker.io'), 'docker.io')
+  t.equal(canonicalRegistry('docker.io:443'), 'docker.io:443')
+  t.equal(canonicalRegistry('LOCALDOMAIN'), 'localdomain')
+  t.equal(canonicalRegistry('[FC00::1]:5000'), '[fc00::1]:5000')
+})
