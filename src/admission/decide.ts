@@ -1,0 +1,228 @@
+// The decision: (request, cluster snapshot, options) → response + the managed Secret to ensure.
+// Pure and synchronous: no network, clock or logger, so every rule is a table test.
+
+import type { ClusterSnapshot, ManagedSecretSpec } from '../cluster/view.js'
+import { isObject } from './envelope.js'
+import { parseImageName, type ImageName } from './image-reference.js'
+import { MIRROR_POD_ANNOTATION, type AdmissionOptions } from './options.js'
+import {
+  addPullSecret,
+  type ContainerList,
+  encodePatch,
+  forceContainerPullPolicy,
+  forceImageVolumePullPolicy
+} from './patch.js'
+import type { AdmissionRequest, AdmissionResponse, Container, PatchOperation, Pod, Volume } from './types.js'
+
+export type DecisionKind = 'patched' | 'allowed' | 'denied'
+
+export interface Decision {
+  response: AdmissionResponse
+  /** set for a Pod CREATE in a tenant namespace with credentials, unless dryRun */
+  ensureSecret?: ManagedSecretSpec
+  /** loggable facts about the decision; never credentials */
+  summary: {
+    decision: DecisionKind
+    reason: string
+    tenant?: string
+    patchOperations: number
+    warnings: number
+  }
+}
+
+// The API server truncates each warning past 256 characters; we keep ours whole and readable.
+const MAX_WARNING_LENGTH = 256
+const CONTAINER_LISTS: readonly ContainerList[] = ['initContainers', 'containers', 'ephemeralContainers']
+
+export function decide (request: AdmissionRequest, cluster: ClusterSnapshot, options: AdmissionOptions): Decision {
+  const skip = (reason: string): Decision => allow(request.uid, reason)
+
+  const target = targetOf(request)
+  if (target === undefined) return skip('not a pod creation or debug container')
+  const pod = isObject(request.object) ? request.object as Pod : undefined
+  if (pod === undefined || !isObject(pod.spec)) return skip('no pod spec in the request')
+  const namespace = request.namespace ?? pod.metadata?.namespace ?? ''
+  const tenant = cluster.tenantOf(namespace)
+  if (typeof tenant !== 'string') return skip(tenant === null ? 'namespace is not a tenant' : 'namespace unknown')
+  if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return skip('mirror pod')
+
+  const review = new PodReview(tenant, cluster, options)
+  if (target === 'create') {
+    for (const list of CONTAINER_LISTS) review.containers(list, pod.spec[list])
+    review.imageVolumes(pod.spec.volumes)
+  } else {
+    // kubectl debug: only the ephemeral containers this request adds may (and must) change.
+    const oldPod = request.oldObject as Pod | undefined
+    const existing = new Set((asArray(oldPod?.spec?.ephemeralContainers)).map(c => isObject(c) ? c.name : undefined))
+    review.containers('ephemeralContainers', pod.spec.ephemeralContainers, c => !existing.has(c.name))
+  }
+
+  if (review.foreign.length > 0 && options.foreignRegistryPolicy === 'deny') return review.deny(request.uid)
+
+  let ensureSecret: ManagedSecretSpec | undefined
+  const credentials = cluster.credentialsOf(tenant)
+  if (target === 'create') {
+    if (credentials === undefined) {
+      review.warn(`pullguard: tenant "${tenant}" has no registry credentials; no pull secret was added`)
+    } else {
+      const op = addPullSecret(pod.spec.imagePullSecrets, options.managedSecretName)
+      if (op !== undefined) {
+        review.patch.push(op)
+        review.audit['pull-secret-injected'] = options.managedSecretName
+      }
+      if (request.dryRun !== true) {
+        ensureSecret = { namespace, name: options.managedSecretName, tenant, ...credentials }
+      }
+    }
+  }
+  return review.answer(request.uid, ensureSecret)
+}
+
+type Target = 'create' | 'debug'
+
+function targetOf (request: AdmissionRequest): Target | undefined {
+  const resource = request.resource
+  if (resource === undefined || resource.group !== '' || resource.resource !== 'pods') return undefined
+  const sub = request.subResource ?? ''
+  // CREATE on pods/binding or pods/eviction is not a Pod creation.
+  if (request.operation === 'CREATE' && sub === '') return 'create'
+  if (request.operation === 'UPDATE' && sub === 'ephemeralcontainers') return 'debug'
+  return undefined
+}
+
+interface ForeignImage {
+  image: string
+  scope: string
+  owner: string
+}
+
+/** Accumulates one Pod's patch, warnings, audit notes and foreign images as its parts are visited. */
+class PodReview {
+  readonly patch: PatchOperation[] = []
+  readonly warnings: string[] = []
+  readonly audit: Record<string, string> = {}
+  readonly foreign: ForeignImage[] = []
+  private readonly enforced: string[] = []
+
+  constructor (
+    private readonly tenant: string,
+    private readonly cluster: ClusterSnapshot,
+    private readonly options: AdmissionOptions
+  ) {}
+
+  containers (list: ContainerList, value: unknown, include: (c: Container) => boolean = () => true): void {
+    const containers = asArray(value)
+    for (let index = 0; index < containers.length; index++) {
+      const container = containers[index]
+      if (!isObject(container) || !include(container as unknown as Container)) continue
+      const { name, image, imagePullPolicy } = container as unknown as Container
+      const imageName = this.image(image)
+      if (imagePullPolicy !== 'Always' && !this.exempt(imageName)) {
+        this.patch.push(forceContainerPullPolicy(list, index))
+        this.enforced.push(`${list}/${name}`)
+      }
+    }
+  }
+
+  imageVolumes (value: unknown): void {
+    const volumes = asArray(value)
+    for (let index = 0; index < volumes.length; index++) {
+      const volume = volumes[index] as Volume
+      if (!isObject(volume) || !isObject(volume.image)) continue
+      const imageName = this.image(volume.image.reference)
+      if (volume.image.pullPolicy !== 'Always' && !this.exempt(imageName)) {
+        this.patch.push(forceImageVolumePullPolicy(index))
+        this.enforced.push(`volumes/${volume.name}`)
+      }
+    }
+  }
+
+  /** Parses a reference and records whether it reaches into another tenant's registry. */
+  private image (reference: unknown): ImageName | undefined {
+    if (typeof reference !== 'string') return undefined
+    const name = parseImageName(reference)
+    if (name === undefined) {
+      this.warn(`pullguard: image "${reference}" is not a valid image reference`)
+      return undefined
+    }
+    const coverage = this.cluster.registries.lookup(name, this.tenant)
+    if (!coverage.covered && coverage.foreignOwner !== undefined) {
+      this.foreign.push({ image: reference, scope: coverage.foreignOwner.scope, owner: coverage.foreignOwner.tenant })
+    }
+    return name
+  }
+
+  private exempt (image: ImageName | undefined): boolean {
+    if (image === undefined) return false
+    return this.options.alwaysPullExempt.some(pattern => pattern.endsWith('/*')
+      ? image.name.startsWith(pattern.slice(0, -1))
+      : image.name === pattern)
+  }
+
+  warn (message: string): void {
+    const text = message.length > MAX_WARNING_LENGTH ? `${message.slice(0, MAX_WARNING_LENGTH - 1)}…` : message
+    if (!this.warnings.includes(text)) this.warnings.push(text)
+  }
+
+  deny (uid: string): Decision {
+    const first = this.foreign[0] as ForeignImage
+    const more = this.foreign.length > 1 ? ` (and ${this.foreign.length - 1} more)` : ''
+    const message = `pullguard: image "${first.image}" is in registry ${first.scope}, which belongs to another tenant;` +
+      ` tenant "${this.tenant}" has no credentials for it${more}`
+    return {
+      response: {
+        uid,
+        allowed: false,
+        status: { code: 403, reason: 'Forbidden', message },
+        auditAnnotations: { 'foreign-registry': this.foreignNote() }
+      },
+      summary: { decision: 'denied', reason: 'foreign registry', tenant: this.tenant, patchOperations: 0, warnings: 0 }
+    }
+  }
+
+  answer (uid: string, ensureSecret: ManagedSecretSpec | undefined): Decision {
+    if (this.foreign.length > 0 && this.options.foreignRegistryPolicy === 'warn') {
+      for (const { image, scope } of this.foreign) {
+        this.warn(`pullguard: image "${image}" is in registry ${scope}, which belongs to another tenant`)
+      }
+      this.audit['foreign-registry'] = this.foreignNote()
+    }
+    if (this.enforced.length > 0) this.audit['always-pull-enforced'] = this.enforced.join(',')
+
+    const response: AdmissionResponse = { uid, allowed: true }
+    if (this.patch.length > 0) {
+      response.patchType = 'JSONPatch'
+      response.patch = encodePatch(this.patch)
+    }
+    if (this.warnings.length > 0) response.warnings = this.warnings
+    if (Object.keys(this.audit).length > 0) response.auditAnnotations = this.audit
+    const decision: DecisionKind = this.patch.length > 0 ? 'patched' : 'allowed'
+    return {
+      response,
+      ...(ensureSecret !== undefined && { ensureSecret }),
+      summary: {
+        decision,
+        reason: this.patch.length > 0 ? 'enforced' : 'already compliant',
+        tenant: this.tenant,
+        patchOperations: this.patch.length,
+        warnings: this.warnings.length
+      }
+    }
+  }
+
+  // Audit logs are read by cluster admins only, so they may name the owning tenant; warnings may not.
+  private foreignNote (): string {
+    return this.foreign.map(f => `${f.image}=${f.scope}(${f.owner})`).join(',')
+  }
+}
+
+function allow (uid: string, reason: string): Decision {
+  return {
+    response: { uid, allowed: true },
+    summary: { decision: 'allowed', reason, patchOperations: 0, warnings: 0 }
+  }
+}
+
+function asArray (value: unknown): unknown[] {
+  return Array.isArray(value) ? value : []
+}

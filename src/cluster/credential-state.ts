@@ -1,0 +1,58 @@
+// Everything the admission path derives from the credential Secrets, computed once per change of
+// those Secrets (never per review): merged credentials per tenant and the registry ownership index.
+
+import {
+  mergeTenantCredentials,
+  readCredentialSource,
+  type CredentialSource,
+  type KeyConflict,
+  type MergedCredentials,
+  type SecretObject
+} from '../admission/credentials.js'
+import type { AdmissionOptions } from '../admission/options.js'
+import { RegistryIndex } from '../admission/registry-index.js'
+
+export interface CredentialProblem {
+  secret: string
+  reason: string
+}
+
+export class CredentialState {
+  private constructor (
+    private readonly byTenant: Map<string, MergedCredentials>,
+    private readonly sharedOnly: MergedCredentials | undefined,
+    readonly registries: RegistryIndex,
+    /** for logs: same key defined twice for one tenant */
+    readonly conflicts: readonly KeyConflict[],
+    /** for logs: credential-labelled Secrets that could not be used */
+    readonly problems: readonly CredentialProblem[]
+  ) {}
+
+  static build (secrets: Iterable<SecretObject>, options: AdmissionOptions): CredentialState {
+    const sources: CredentialSource[] = []
+    const problems: CredentialProblem[] = []
+    for (const secret of secrets) {
+      const reading = readCredentialSource(secret, options)
+      if (reading.kind === 'source') sources.push(reading.source)
+      else if (reading.kind === 'invalid') problems.push({ secret: reading.name, reason: reading.reason })
+    }
+    const merged = mergeTenantCredentials(sources)
+    const registries = RegistryIndex.build(merged.grants, options.publicRegistries)
+    for (const key of registries.invalidKeys) problems.push({ secret: '(auths key)', reason: `unparseable registry key ${JSON.stringify(key)}` })
+    return new CredentialState(merged.byTenant, merged.sharedOnly, registries, merged.conflicts, problems)
+  }
+
+  static empty (options: AdmissionOptions): CredentialState {
+    return CredentialState.build([], options)
+  }
+
+  /** own + shared; a tenant with only shared sources still gets them */
+  credentialsOf (tenant: string): MergedCredentials | undefined {
+    return this.byTenant.get(tenant) ?? this.sharedOnly
+  }
+
+  /** tenants with sources of their own (shared-only tenants are every other tenant namespace) */
+  tenantsWithOwnCredentials (): IterableIterator<string> {
+    return this.byTenant.keys()
+  }
+}
