@@ -44,7 +44,9 @@ export function decide (request: AdmissionRequest, cluster: ClusterSnapshot, opt
   const namespace = request.namespace ?? pod.metadata?.namespace ?? ''
   const tenant = cluster.tenantOf(namespace)
   if (typeof tenant !== 'string') return skip(tenant === null ? 'namespace is not a tenant' : 'namespace unknown')
-  if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return skip('mirror pod')
+  // Only a kubelet's mirror of a static Pod is spared: anyone can write the annotation on a Pod.
+  if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined &&
+      request.userInfo?.username?.startsWith('system:node:') === true) return skip('mirror pod')
 
   const review = new PodReview(tenant, cluster, options)
   if (target === 'create') {

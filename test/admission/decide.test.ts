@@ -131,9 +131,17 @@ const cases: Case[] = [
     expect: { patch: [] }
   },
   {
-    name: 'mirror pods are left alone',
-    request: (_, pod) => { pod.metadata = { ...pod.metadata, annotations: { 'kubernetes.io/config.mirror': 'abc' } } },
+    name: 'mirror pods created by a kubelet are left alone',
+    request: (request, pod) => {
+      pod.metadata = { ...pod.metadata, annotations: { 'kubernetes.io/config.mirror': 'abc' } }
+      request.userInfo = { username: 'system:node:worker-1', groups: ['system:nodes'] }
+    },
     expect: { patch: [] }
+  },
+  {
+    name: 'the mirror annotation on a Pod a tenant creates exempts nothing',
+    request: (_, pod) => { pod.metadata = { ...pod.metadata, annotations: { 'kubernetes.io/config.mirror': 'abc' } } },
+    expect: { patch: [...FIXTURE_POLICY_OPS, APPEND_SECRET], ensureSecret: true }
   },
   {
     name: 'dryRun: same answer, nothing to ensure',
