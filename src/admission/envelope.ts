@@ -25,6 +25,12 @@ export function parseAdmissionReview (body: unknown): ParsedReview {
   if (!OPERATIONS.includes(request.operation as Operation)) {
     return fail(`request.operation must be one of ${OPERATIONS.join(', ')}, got ${describe(request.operation)}`)
   }
+  // The decision reads these; a wrong type is a malformed envelope, not a policy question.
+  for (const field of ['namespace', 'name', 'subResource'] as const) {
+    if (request[field] !== undefined && typeof request[field] !== 'string') return fail(`request.${field} is not a string`)
+  }
+  if (request.dryRun !== undefined && request.dryRun !== null && typeof request.dryRun !== 'boolean') return fail('request.dryRun is not a boolean')
+  if (request.resource !== undefined && !isObject(request.resource)) return fail('request.resource is not an object')
   for (const field of ['object', 'oldObject'] as const) {
     const value = request[field]
     if (value !== undefined && value !== null && !isObject(value)) return fail(`request.${field} is not an object`)

@@ -26,6 +26,10 @@ t.test('rejects what is not an answerable review, saying why', async t => {
     ['empty uid', { ...base, request: { ...request, uid: '' } }, /uid is missing/],
     ['numeric uid', { ...base, request: { ...request, uid: 7 } }, /uid is missing/],
     ['bad operation', { ...base, request: { ...request, operation: 'PATCH' } }, /operation must be one of/],
+    ['numeric namespace', { ...base, request: { ...request, namespace: 7 } }, /request\.namespace is not a string/],
+    ['array subResource', { ...base, request: { ...request, subResource: ['x'] } }, /request\.subResource is not a string/],
+    ['string dryRun', { ...base, request: { ...request, dryRun: 'true' } }, /request\.dryRun is not a boolean/],
+    ['string resource', { ...base, request: { ...request, resource: 'pods' } }, /request\.resource is not an object/],
     ['object not an object', { ...base, request: { ...request, object: 'pod' } }, /request\.object is not an object/],
     ['a huge string value is not echoed whole', { ...base, kind: 'x'.repeat(10000) }, /^kind must be AdmissionReview, got "x{64}…"$/]
   ]
