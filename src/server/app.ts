@@ -1,0 +1,205 @@
+// The HTTP envelope around the review service. It knows HTTP, not policy: content type, body size and
+// JSON syntax are refused here with 4xx (the API server then applies the webhook's failurePolicy),
+// a well-formed review goes to the service in one call, and a bug answers 500 without taking the
+// process down.
+
+import { STATUS_CODES } from 'node:http'
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
+import fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { parseAdmissionReview } from '../admission/envelope.js'
+import type { AdmissionRequest } from '../admission/types.js'
+import type { Logger } from '../logging.js'
+import type { ReviewService } from '../review-service.js'
+import type { Metrics } from './metrics.js'
+
+export type Reviewer = Pick<ReviewService, 'review'>
+
+export interface AppDeps {
+  service: Reviewer
+  /** the cluster view has synced: reviews can be answered from it */
+  isReady: () => boolean
+  /** shutdown has begun: readiness fails so the Service stops routing here */
+  isDraining?: () => boolean
+  logger: Logger
+  metrics: Metrics
+  /** largest accepted request body in bytes; DEFAULT_BODY_LIMIT_BYTES when absent */
+  bodyLimitBytes?: number
+  /** serve HTTPS with these options (cert, key, minVersion); plain HTTP when absent (inject tests) */
+  https?: HttpsServerOptions
+}
+
+// An UPDATE review carries object and oldObject, each up to ~1.5 MiB (etcd's default request limit),
+// and the API server itself accepts 3 MiB request bodies; 6 MiB leaves room for the envelope.
+// Fastify's default (1 MiB) would refuse legitimate UPDATEs of large Pods.
+export const DEFAULT_BODY_LIMIT_BYTES = 6 * 1024 * 1024
+
+/** Socket and request limits: every one of them stops a slow or silent client from pinning the server. */
+export const SERVER_TIMEOUTS = {
+  // The API server's webhook client (Go http.Transport via k8s.io/apimachinery SetTransportDefaults)
+  // drops idle connections after 90 s. Keeping ours open longer means the client always closes first,
+  // so it never reuses a connection we are closing at the same instant (a spurious webhook failure).
+  keepAliveTimeoutMs: 120_000,
+  // Slowloris: the API server sends its headers at once; a client trickling them gets cut off.
+  headersTimeoutMs: 10_000,
+  // The whole request must arrive within the longest webhook timeout the API server allows (30 s);
+  // past that nobody is waiting for the answer.
+  requestTimeoutMs: 30_000,
+  // A socket silent this long mid-request is dead. Above 30 s so a slow review is answered, not cut.
+  connectionTimeoutMs: 60_000,
+  // A review still unanswered after 30 s has been abandoned by the API server: answer 503 and move on.
+  handlerTimeoutMs: 30_000,
+  // The API server's TLS handshake timeout is 10 s; half-open handshakes beyond that are not it.
+  tlsHandshakeTimeoutMs: 10_000,
+  // How often Node enforces headers/request timeouts (default 30 s would let them overrun by that much).
+  connectionsCheckingIntervalMs: 5_000
+} as const
+
+// Fastify's per-request lines ("incoming request", "request completed") would double the one line per
+// review we write ourselves; keep them for debugging only.
+class DebugRequestLogs extends LogController {
+  override incomingRequest (request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request')
+  }
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error != null) reply.log.debug({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
+  }
+}
+
+export function buildApp (deps: AppDeps): FastifyInstance {
+  const { service, logger, metrics } = deps
+  const isDraining = deps.isDraining ?? (() => false)
+  const serverTimeouts = {
+    headersTimeout: SERVER_TIMEOUTS.headersTimeoutMs,
+    connectionsCheckingInterval: SERVER_TIMEOUTS.connectionsCheckingIntervalMs
+  }
+  const app = fastify({
+    loggerInstance: logger,
+    logController: new DebugRequestLogs(),
+    bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    keepAliveTimeout: SERVER_TIMEOUTS.keepAliveTimeoutMs,
+    requestTimeout: SERVER_TIMEOUTS.requestTimeoutMs,
+    connectionTimeout: SERVER_TIMEOUTS.connectionTimeoutMs,
+    handlerTimeout: SERVER_TIMEOUTS.handlerTimeoutMs,
+    // Both are Fastify's defaults; stated because a poisoned body must stay a 400.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    ...(deps.https === undefined
+      ? { http: serverTimeouts }
+      : { https: { ...serverTimeouts, handshakeTimeout: SERVER_TIMEOUTS.tlsHandshakeTimeoutMs, ...deps.https } })
+  }) as unknown as FastifyInstance
+
+  // Errors raised before the handler runs (parser, body limit, handler timeout) land here.
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    const onMutate = request.routeOptions.url === '/mutate'
+    if (status < 500) {
+      if (onMutate) metrics.admissionRequests.inc({ operation: 'unknown', result: 'rejected' })
+      request.log.info({ statusCode: status, code: err.code, reason: err.message }, 'request refused')
+      return reply.code(status).send(errorBody(status, err.message))
+    }
+    if (onMutate) metrics.admissionRequests.inc({ operation: 'unknown', result: 'error' })
+    request.log.error({ err, statusCode: status }, 'request failed')
+    // Internal messages can carry data from the request: say only what kind of failure it was.
+    return reply.code(status).send(errorBody(status, status === 500 ? 'internal error' : (STATUS_CODES[status] ?? 'error')))
+  })
+
+  // While draining, retire keep-alive connections one answer at a time: the client opens its next
+  // connection elsewhere (our endpoint is leaving the Service), instead of racing our final close.
+  app.addHook('onSend', async (_request, reply) => {
+    if (isDraining()) reply.header('connection', 'close')
+  })
+
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0]}`)))
+
+  app.post('/mutate', {
+    // Checked before the body is read: the API server always sends application/json, and anything
+    // else (including Fastify's built-in text/plain parser) must not reach the review path.
+    onRequest: async (request, reply) => {
+      if (mediaType(request.headers['content-type']) !== 'application/json') {
+        metrics.admissionRequests.inc({ operation: 'unknown', result: 'rejected' })
+        request.log.info({ statusCode: 415, contentType: request.headers['content-type'] }, 'request refused')
+        return reply.code(415).send(errorBody(415, 'Content-Type must be application/json'))
+      }
+    }
+  }, async (request, reply) => {
+    const parsed = parseAdmissionReview(request.body)
+    if (!parsed.ok) {
+      metrics.admissionRequests.inc({ operation: 'unknown', result: 'rejected' })
+      request.log.info({ statusCode: 400, reason: parsed.error }, 'request refused')
+      return reply.code(400).send(errorBody(400, `not an AdmissionReview: ${parsed.error}`))
+    }
+    const admission = parsed.review.request as AdmissionRequest
+    const { operation } = admission
+    const log = logger.child({ reqId: request.id, ...reviewBindings(admission) })
+    if (log.isLevelEnabled('debug')) log.debug({ review: parsed.review }, 'review received')
+    try {
+      const outcome = await service.review(parsed.review, log)
+      const durationMs = round(reply.elapsedTime)
+      // Past handlerTimeout Fastify has answered 503 (counted as an error); the late result has nowhere to go.
+      if (reply.sent) {
+        log.warn({ decision: outcome.decision, durationMs }, 'review finished after the handler timeout')
+        return reply
+      }
+      metrics.admissionRequests.inc({ operation, result: outcome.decision })
+      metrics.admissionDuration.observe({ operation }, durationMs / 1000)
+      log.info({ ...outcome.summary, decision: outcome.decision, durationMs }, 'review')
+      if (log.isLevelEnabled('debug')) log.debug({ response: outcome.response }, 'review answered')
+      return reply.code(200).send(outcome.response)
+    } catch (err) {
+      const durationMs = round(reply.elapsedTime)
+      log.error({ err, durationMs }, 'review failed')
+      if (reply.sent) return reply
+      metrics.admissionRequests.inc({ operation, result: 'error' })
+      metrics.admissionDuration.observe({ operation }, durationMs / 1000)
+      return reply.code(500).send(errorBody(500, 'internal error'))
+    }
+  })
+
+  app.get('/healthz', async (_request, reply) => reply.code(200).send({ status: 'ok' }))
+
+  app.get('/readyz', async (_request, reply) => {
+    if (isDraining()) return reply.code(503).send({ status: 'shutting down' })
+    if (!deps.isReady()) return reply.code(503).send({ status: 'not ready' })
+    return reply.code(200).send({ status: 'ready' })
+  })
+
+  return app
+}
+
+function errorBody (statusCode: number, message: string): { statusCode: number, error: string, message: string } {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+/** `application/json; charset=utf-8` → `application/json` */
+function mediaType (contentType: string | undefined): string | undefined {
+  return contentType?.split(';')[0]?.trim().toLowerCase()
+}
+
+// What identifies a review in every line logged about it. A Pod CREATE with generateName has no name
+// yet; the prefix is the next best handle.
+function reviewBindings (request: AdmissionRequest): Record<string, string> {
+  const metadata = (request.object as { metadata?: { name?: unknown, generateName?: unknown } } | null | undefined)?.metadata
+  // Only uid and operation are validated by the envelope: take the rest only when it is a string.
+  const namespace = stringOrUndefined(request.namespace)
+  const name = stringOrUndefined(request.name) ?? stringOrUndefined(metadata?.name)
+  const generateName = name === undefined ? stringOrUndefined(metadata?.generateName) : undefined
+  const subResource = stringOrUndefined(request.subResource)
+  return {
+    uid: request.uid,
+    operation: request.operation,
+    ...(namespace !== undefined && { namespace }),
+    ...(name !== undefined && { name }),
+    ...(generateName !== undefined && { generateName }),
+    ...(subResource !== undefined && { subResource })
+  }
+}
+
+function stringOrUndefined (value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined
+}
+
+function round (ms: number): number {
+  return Math.round(ms * 1000) / 1000
+}

@@ -1,0 +1,180 @@
+// Runs the webhook: HTTPS app + plain-HTTP metrics, certificate rotation, and graceful shutdown.
+// Shutdown order matters in Kubernetes: endpoints are removed asynchronously after SIGTERM, so the
+// API server keeps sending reviews for a few seconds. We fail readiness at once, keep answering for
+// shutdownDelaySeconds, then stop accepting and let in-flight reviews finish.
+
+import type { Server as HttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import closeWithGrace from 'close-with-grace'
+import type { ClusterView } from '../cluster/view.js'
+import type { Logger } from '../logging.js'
+import { buildApp, SERVER_TIMEOUTS, type Reviewer } from './app.js'
+import { createMetrics, startMetricsServer, urlHost, type Metrics, type MetricsServer } from './metrics.js'
+import {
+  inspectKeyPair,
+  readKeyPair,
+  secureContextOptions,
+  selfSignedKeyPair,
+  watchKeyPair,
+  type CertificateInfo,
+  type KeyPair,
+  type KeyPairWatcher
+} from './tls.js'
+
+export interface ServerConfig {
+  host: string
+  port: number
+  /** plain HTTP /metrics; binds `metricsHost`, or `host` when absent */
+  metricsPort: number
+  metricsHost?: string
+  tlsCertFile?: string
+  tlsKeyFile?: string
+  bodyLimitBytes: number
+  shutdownDelaySeconds: number
+  /** backstop for missed file events; default DEFAULT_CERT_POLL_INTERVAL_MS */
+  certPollIntervalMs?: number
+}
+
+export interface StartServerOptions {
+  service: Reviewer
+  view: Pick<ClusterView, 'isReady'>
+  logger: Logger
+  config: ServerConfig
+  /** a registry other modules have already added to; a fresh one when absent */
+  metrics?: Metrics
+  /** SIGTERM/SIGINT (and uncaught errors) shut down gracefully and exit the process; default true */
+  handleSignals?: boolean
+}
+
+export interface ServerHandle {
+  /** https://host:port, with the port actually bound (port 0 picks one) */
+  readonly url: string
+  readonly port: number
+  readonly metricsUrl: string
+  readonly metrics: Metrics
+  /** graceful shutdown without exiting the process; idempotent */
+  close (): Promise<void>
+}
+
+// Rotation is usually caught by fs.watch within milliseconds; polling bounds the worst case.
+export const DEFAULT_CERT_POLL_INTERVAL_MS = 10_000
+// In-flight reviews end by the handler timeout at the latest; past that (plus a margin) something is
+// stuck and the process exits non-zero rather than hang until the kubelet kills it.
+const DRAIN_TIMEOUT_MS = SERVER_TIMEOUTS.handlerTimeoutMs + 5_000
+
+export async function startServer (options: StartServerOptions): Promise<ServerHandle> {
+  const { service, view, logger, config } = options
+  const metrics = options.metrics ?? createMetrics()
+  const initial = await initialKeyPair(config, logger)
+  metrics.tlsCertificateExpiry.set(initial.info.notAfter.getTime() / 1000)
+
+  let draining = false
+  const app = buildApp({
+    service,
+    isReady: () => view.isReady(),
+    isDraining: () => draining,
+    logger,
+    metrics,
+    bodyLimitBytes: config.bodyLimitBytes,
+    https: secureContextOptions(initial.pair)
+  })
+
+  let watcher: KeyPairWatcher | undefined
+  let metricsServer: MetricsServer | undefined
+  try {
+    await app.listen({ host: config.host, port: config.port })
+    const server = app.server as unknown as HttpsServer
+    if (config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined) {
+      watcher = watchKeyPair({
+        certFile: config.tlsCertFile,
+        keyFile: config.tlsKeyFile,
+        current: initial.pair,
+        pollIntervalMs: config.certPollIntervalMs ?? DEFAULT_CERT_POLL_INTERVAL_MS,
+        logger,
+        // Only new handshakes use the new context; open connections keep theirs and are not dropped.
+        onChange: (pair, info) => {
+          server.setSecureContext(secureContextOptions(pair))
+          metrics.tlsReloads.inc({ result: 'success' })
+          metrics.tlsCertificateExpiry.set(info.notAfter.getTime() / 1000)
+        },
+        onRejected: () => { metrics.tlsReloads.inc({ result: 'failure' }) }
+      })
+    }
+    metricsServer = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.metricsHost ?? config.host,
+      port: config.metricsPort,
+      logger
+    })
+  } catch (err) {
+    watcher?.close()
+    await app.close()
+    throw err
+  }
+
+  const metricsListener = metricsServer
+  const port = (app.server.address() as AddressInfo).port
+  const url = `https://${urlHost(config.host)}:${port}`
+  const metricsUrl = metricsListener.url
+  logger.info({ url, metricsUrl, serialNumber: initial.info.serialNumber }, 'pullguard serving')
+
+  let closing: Promise<void> | undefined
+  const grace = options.handleSignals === false
+    ? undefined
+    : closeWithGrace({
+      delay: config.shutdownDelaySeconds * 1000 + DRAIN_TIMEOUT_MS,
+      logger: { error: (message: unknown) => { logger.error({ detail: String(message) }, 'shutdown') } }
+    }, async ({ signal, err }) => {
+      if (err !== undefined) logger.fatal({ err }, 'uncaught error, shutting down')
+      else logger.info({ signal }, 'signal received, shutting down')
+      await shutdown()
+    })
+
+  async function shutdown (): Promise<void> {
+    closing ??= (async () => {
+      draining = true
+      logger.info({ shutdownDelaySeconds: config.shutdownDelaySeconds }, 'draining: readiness failing, still answering reviews')
+      if (config.shutdownDelaySeconds > 0) await sleep(config.shutdownDelaySeconds * 1000)
+      watcher?.close()
+      // Stops accepting, closes idle keep-alive connections, waits for in-flight requests.
+      await app.close()
+      await metricsListener.close()
+      logger.info('shut down')
+    })()
+    return closing
+  }
+
+  return {
+    url,
+    port,
+    metricsUrl,
+    metrics,
+    close: () => {
+      // Called by the embedder: the process stays up, so signals go back to their defaults.
+      grace?.uninstall()
+      return shutdown()
+    }
+  }
+}
+
+async function initialKeyPair (config: ServerConfig, logger: Logger): Promise<{ pair: KeyPair, info: CertificateInfo }> {
+  const { tlsCertFile, tlsKeyFile } = config
+  if (tlsCertFile === undefined && tlsKeyFile === undefined) {
+    const pair = await selfSignedKeyPair()
+    logger.warn(
+      'NO TLS CERTIFICATE GIVEN: serving a freshly generated SELF-SIGNED certificate for localhost. ' +
+      'Fine on a laptop; an API server will not trust it. Pass --tls-cert and --tls-key in a cluster.'
+    )
+    return { pair, info: inspectKeyPair(pair) }
+  }
+  if (tlsCertFile === undefined || tlsKeyFile === undefined) {
+    throw new Error('TLS needs both a certificate file and a key file')
+  }
+  const pair = await readKeyPair(tlsCertFile, tlsKeyFile)
+  try {
+    return { pair, info: inspectKeyPair(pair) }
+  } catch (err) {
+    throw new Error(`TLS certificate ${tlsCertFile} / key ${tlsKeyFile}: ${(err as Error).message}`)
+  }
+}

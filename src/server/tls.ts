@@ -1,0 +1,213 @@
+// The serving certificate: loaded from files, re-read when they rotate, or generated self-signed when
+// no files are given. Rotation (cert-manager, kubelet Secret volumes) replaces the files by atomic
+// rename, usually of the directory's `..data` symlink; fs.watch on a file follows the old inode and
+// misses that, so we watch the directory and also poll, comparing contents.
+
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto'
+import { watch, type FSWatcher } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { createSecureContext, type SecureContextOptions } from 'node:tls'
+import { generate } from 'selfsigned'
+import type { Logger } from '../logging.js'
+
+/** PEM cert (leaf first, chain may follow) and its PEM private key */
+export interface KeyPair {
+  cert: Buffer
+  key: Buffer
+}
+
+export interface CertificateInfo {
+  serialNumber: string
+  subject: string
+  subjectAltName: string | undefined
+  notBefore: Date
+  notAfter: Date
+  fingerprint256: string
+}
+
+// TLS 1.0/1.1 are deprecated (RFC 8996); the API server speaks 1.2 and 1.3.
+export const TLS_MIN_VERSION = 'TLSv1.2'
+
+export class KeyPairError extends Error {
+  override name = 'KeyPairError'
+}
+
+/** Checks that the pair parses, that the key belongs to the certificate and that Node's TLS accepts it. */
+export function inspectKeyPair (pair: KeyPair): CertificateInfo {
+  let certificate: X509Certificate
+  try {
+    certificate = new X509Certificate(pair.cert)
+  } catch (err) {
+    throw new KeyPairError(`certificate does not parse: ${(err as Error).message}`)
+  }
+  let privateKey
+  try {
+    privateKey = createPrivateKey(pair.key)
+  } catch (err) {
+    // Never echo key material: the message names the failure only.
+    throw new KeyPairError(`private key does not parse: ${(err as Error).message}`)
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new KeyPairError(`private key does not match certificate serial ${certificate.serialNumber}`)
+  }
+  try {
+    createSecureContext(secureContextOptions(pair))
+  } catch (err) {
+    throw new KeyPairError(`TLS refused the pair: ${(err as Error).message}`)
+  }
+  return {
+    serialNumber: certificate.serialNumber,
+    subject: certificate.subject,
+    subjectAltName: certificate.subjectAltName,
+    notBefore: new Date(certificate.validFrom),
+    notAfter: new Date(certificate.validTo),
+    fingerprint256: certificate.fingerprint256
+  }
+}
+
+export function secureContextOptions (pair: KeyPair): SecureContextOptions {
+  return { cert: pair.cert, key: pair.key, minVersion: TLS_MIN_VERSION }
+}
+
+export async function readKeyPair (certFile: string, keyFile: string): Promise<KeyPair> {
+  const [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)])
+  return { cert, key }
+}
+
+/** For running without a cluster: valid for localhost, 127.0.0.1 and ::1, one year. */
+export async function selfSignedKeyPair (): Promise<KeyPair> {
+  const notBeforeDate = new Date()
+  const notAfterDate = new Date(notBeforeDate.getTime() + 365 * 24 * 3600 * 1000)
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate,
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }]
+      }
+    ]
+  })
+  return { cert: Buffer.from(pems.cert), key: Buffer.from(pems.private) }
+}
+
+export interface KeyPairWatcherOptions {
+  certFile: string
+  keyFile: string
+  /** the pair being served now; changes are detected against it */
+  current: KeyPair
+  /** fs.watch misses some swaps (and some filesystems send no events): poll as the backstop */
+  pollIntervalMs: number
+  logger: Logger
+  /** called with a validated new pair; apply it (setSecureContext) synchronously */
+  onChange (pair: KeyPair, info: CertificateInfo): void
+  /** called when a changed pair was refused; the current one stays in use */
+  onRejected? (error: Error): void
+}
+
+export interface KeyPairWatcher {
+  /** compare the files with the pair in use now and reload if they differ; resolves when done */
+  check (): Promise<void>
+  close (): void
+}
+
+// Rotation writes several entries in a burst (new timestamped dir, temp symlink, rename, cleanup):
+// wait for it to settle before reading.
+const WATCH_SETTLE_MS = 100
+
+export function watchKeyPair (options: KeyPairWatcherOptions): KeyPairWatcher {
+  const { certFile, keyFile, logger } = options
+  let current = options.current
+  let lastRejected: string | undefined
+  let running: Promise<void> | undefined
+  let rerun = false
+  let closed = false
+  let settleTimer: NodeJS.Timeout | undefined
+
+  async function reload (): Promise<void> {
+    let next: KeyPair
+    try {
+      next = await readKeyPair(certFile, keyFile)
+    } catch (err) {
+      // Mid-rotation a path can be missing for a moment; the next event or poll retries.
+      reject(err as Error, `unreadable:${(err as NodeJS.ErrnoException).code ?? ''}`)
+      return
+    }
+    if (next.cert.equals(current.cert) && next.key.equals(current.key)) return
+    const fingerprint = createHash('sha256').update(next.cert).update('\0').update(next.key).digest('hex')
+    let info: CertificateInfo
+    try {
+      info = inspectKeyPair(next)
+    } catch (err) {
+      reject(err as Error, fingerprint)
+      return
+    }
+    if (closed) return
+    current = next
+    lastRejected = undefined
+    options.onChange(next, info)
+    logger.info({ serialNumber: info.serialNumber, notAfter: info.notAfter.toISOString() }, 'serving certificate reloaded')
+  }
+
+  // Report each distinct bad state once, not on every poll.
+  function reject (error: Error, state: string): void {
+    if (state === lastRejected) return
+    lastRejected = state
+    options.onRejected?.(error)
+    logger.error({ err: error, certFile, keyFile }, 'new serving certificate refused, keeping the current one')
+  }
+
+  function check (): Promise<void> {
+    if (running !== undefined) {
+      rerun = true
+      return running
+    }
+    running = (async () => {
+      do {
+        rerun = false
+        await reload().catch((err: unknown) => { logger.error({ err }, 'certificate reload failed') })
+      } while (rerun && !closed)
+    })().finally(() => { running = undefined })
+    return running
+  }
+
+  function scheduleCheck (): void {
+    if (closed) return
+    clearTimeout(settleTimer)
+    settleTimer = setTimeout(() => { void check() }, WATCH_SETTLE_MS)
+    settleTimer.unref()
+  }
+
+  const watchers: FSWatcher[] = []
+  for (const dir of new Set([dirname(certFile), dirname(keyFile)])) {
+    try {
+      const watcher = watch(dir, { persistent: false }, scheduleCheck)
+      watcher.on('error', err => {
+        logger.warn({ err, dir }, 'watching the certificate directory failed, relying on polling')
+        watcher.close()
+      })
+      watchers.push(watcher)
+    } catch (err) {
+      logger.warn({ err, dir }, 'cannot watch the certificate directory, relying on polling')
+    }
+  }
+  const pollTimer = setInterval(() => { void check() }, options.pollIntervalMs)
+  pollTimer.unref()
+
+  return {
+    check,
+    close () {
+      closed = true
+      clearInterval(pollTimer)
+      clearTimeout(settleTimer)
+      for (const watcher of watchers) watcher.close()
+    }
+  }
+}

@@ -1,0 +1,318 @@
+// The one suite over real sockets: HTTPS on 127.0.0.1 with certificate verification against a test CA.
+// The HTTP contract itself is covered through inject in app.test.ts; this covers what only a real
+// listener has: TLS, concurrency, rotation, keep-alive, shutdown and the metrics listener.
+
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { Agent, request as httpsRequest } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import { checkServerIdentity, connect, type TLSSocket } from 'node:tls'
+import { fileURLToPath } from 'node:url'
+import type { AdmissionReview } from '../../src/admission/types.js'
+import { DEFAULT_BODY_LIMIT_BYTES } from '../../src/server/app.js'
+import { startServer, type ServerHandle } from '../../src/server/serve.js'
+import { createTestCa, issueServerCertificate, SecretVolume } from '../support/tls.js'
+import { captureLog, podCreate, reviewService } from './helper.js'
+
+interface Reply {
+  status: number
+  connection: string | undefined
+  body: string
+  /** serial of the certificate this connection was served with */
+  serial: string
+  localPort: number
+}
+
+const ca = await createTestCa()
+const [first, second] = await Promise.all([issueServerCertificate(ca), issueServerCertificate(ca)])
+const dir = await mkdtemp(join(tmpdir(), 'pullguard-https-'))
+t.teardown(() => rm(dir, { recursive: true, force: true }))
+const volume = await SecretVolume.create(join(dir, 'tls'), first)
+
+const log = captureLog()
+const { service, view } = reviewService()
+const SHUTDOWN_DELAY_SECONDS = 1
+const server: ServerHandle = await startServer({
+  service,
+  view,
+  logger: log.logger,
+  config: {
+    host: '127.0.0.1',
+    port: 0,
+    metricsPort: 0,
+    tlsCertFile: volume.certFile,
+    tlsKeyFile: volume.keyFile,
+    bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
+    shutdownDelaySeconds: SHUTDOWN_DELAY_SECONDS,
+    certPollIntervalMs: 200
+  },
+  handleSignals: false
+})
+t.teardown(() => server.close())
+
+const reviewBody = (uid: string): string => JSON.stringify(podCreate(uid))
+const JSON_TYPE = { 'content-type': 'application/json' }
+
+function request (
+  path: string,
+  { method = 'GET', body, agent = false, base = server.url, trustCa = true }:
+  { method?: string, body?: string, agent?: Agent | false, base?: string, trustCa?: boolean } = {}
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(new URL(path, base), {
+      method,
+      agent,
+      ...(trustCa && { ca: ca.cert }),
+      headers: body === undefined ? {} : JSON_TYPE
+    }, res => {
+      const socket = res.socket as TLSSocket
+      const serial = socket.getPeerCertificate().serialNumber
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: Buffer.concat(chunks).toString(), serial, localPort: socket.localPort ?? 0 }) })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/**
+ * A review whose body is sent in two parts: resolves once the TLS handshake is done and the first
+ * part is on the wire; `finish` sends the rest. The request is in flight until then.
+ */
+async function slowReview (uid: string): Promise<{ finish: () => void, reply: Promise<Reply> }> {
+  const body = reviewBody(uid)
+  let started!: () => void
+  const inFlight = new Promise<void>(resolve => { started = resolve })
+  let release!: () => void
+  const reply = new Promise<Reply>((resolve, reject) => {
+    const req = httpsRequest(new URL('/mutate', server.url), {
+      method: 'POST',
+      agent: false,
+      ca: ca.cert,
+      headers: { ...JSON_TYPE, 'content-length': Buffer.byteLength(body) }
+    }, res => {
+      const socket = res.socket as TLSSocket
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: Buffer.concat(chunks).toString(), serial: socket.getPeerCertificate().serialNumber, localPort: socket.localPort ?? 0 }) })
+    })
+    req.on('error', reject)
+    req.on('socket', socket => {
+      socket.once('secureConnect', () => { req.write(body.slice(0, 1000), () => { started() }) })
+    })
+    req.flushHeaders()
+    release = () => { req.end(body.slice(1000)) }
+  })
+  await inFlight
+  await sleep(50) // let the server parse the headers: the request is now in flight on its side too
+  return { finish: release, reply }
+}
+
+async function eventually (predicate: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await predicate()) return true
+    await sleep(50)
+  }
+  return false
+}
+
+async function scrape (): Promise<string> {
+  const res = await fetch(server.metricsUrl)
+  return res.text()
+}
+
+t.test('a review round trip over verified TLS', async t => {
+  t.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/)
+  t.not(server.port, 0, 'port 0 resolved to the bound port')
+  const reply = await request('/mutate?timeout=10s', { method: 'POST', body: reviewBody('rt-1') })
+  t.equal(reply.status, 200)
+  t.equal(reply.serial, first.serialNumber)
+  const answer = JSON.parse(reply.body) as AdmissionReview
+  t.equal(answer.response?.uid, 'rt-1')
+  t.equal(answer.response?.patchType, 'JSONPatch')
+
+  t.equal((await request('/healthz')).status, 200)
+  t.equal((await request('/readyz')).status, 200)
+  await t.rejects(request('/healthz', { trustCa: false }), /self-signed certificate in certificate chain|unable to verify/i,
+    'a client without the CA refuses the certificate: verification is really on')
+})
+
+t.test('TLS 1.1 is refused; 1.2 and 1.3 are served', async t => {
+  const handshake = (version: 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'): Promise<string> => new Promise((resolve, reject) => {
+    // SECLEVEL=0 lets this client offer 1.1 at all, so the refusal we see is the server's.
+    const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.cert, minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' })
+    socket.once('secureConnect', () => { resolve(socket.getProtocol() ?? ''); socket.destroy() })
+    socket.once('error', reject)
+  })
+  // The server's alert, not a client-side refusal: this client can speak 1.1.
+  await t.rejects(handshake('TLSv1.1'), { code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' })
+  t.equal(await handshake('TLSv1.2'), 'TLSv1.2')
+  t.equal(await handshake('TLSv1.3'), 'TLSv1.3')
+})
+
+t.test('200 concurrent reviews are all answered, each with its own uid', async t => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 50, ca: ca.cert })
+  t.teardown(() => agent.destroy())
+  const replies = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+    request('/mutate', { method: 'POST', body: reviewBody(`concurrent-${i}`), agent })))
+  t.equal(replies.filter(r => r.status === 200).length, 200)
+  const uids = new Set(replies.map(r => (JSON.parse(r.body) as AdmissionReview).response?.uid))
+  t.equal(uids.size, 200)
+  t.ok(uids.has('concurrent-199'))
+})
+
+t.test('certificate rotation by ..data symlink swap: new connections get the new pair, open ones carry on', async t => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: ca.cert })
+  t.teardown(() => agent.destroy())
+  const before = await request('/mutate', { method: 'POST', body: reviewBody('keepalive-1'), agent })
+  t.equal(before.serial, first.serialNumber)
+  const inFlight = await slowReview('in-flight-rotation')
+
+  await volume.rotate(second)
+  t.ok(await eventually(async () => (await request('/healthz')).serial === second.serialNumber), 'a new connection sees the new serial')
+
+  inFlight.finish()
+  const finished = await inFlight.reply
+  t.equal(finished.status, 200, 'the request in flight across the rotation is answered')
+  t.equal(finished.serial, first.serialNumber, '…on its original connection')
+
+  const after = await request('/mutate', { method: 'POST', body: reviewBody('keepalive-2'), agent })
+  t.equal(after.status, 200)
+  t.equal(after.localPort, before.localPort, 'the keep-alive connection was not dropped')
+  t.equal(after.serial, first.serialNumber)
+  t.match(await scrape(), /pullguard_tls_reloads_total\{result="success"\} 1/)
+})
+
+t.test('metrics listener shows the reviews served', async t => {
+  const text = await scrape()
+  const patched = /pullguard_admission_requests_total\{operation="CREATE",result="patched"\} (\d+)/.exec(text)
+  t.ok(Number(patched?.[1]) >= 204, `CREATE patched counted (${patched?.[1]})`)
+  t.match(text, /pullguard_admission_duration_seconds_count\{operation="CREATE"\} \d+/)
+  t.match(text, /pullguard_tls_certificate_expiry_timestamp_seconds \d+/)
+  t.match(text, /process_resident_memory_bytes/)
+  t.equal((await fetch(new URL('/other', server.metricsUrl))).status, 404)
+})
+
+t.test('without TLS files: a self-signed certificate for localhost, announced loudly', async t => {
+  const own = captureLog()
+  const standalone = await startServer({
+    service,
+    view,
+    logger: own.logger,
+    config: { host: '127.0.0.1', port: 0, metricsPort: 0, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    handleSignals: false
+  })
+  t.teardown(() => standalone.close())
+  t.match(own.records(), [{ level: 'warn', msg: /SELF-SIGNED/ }])
+  // Trusting the served certificate itself, a client verifies it for localhost.
+  const served = await new Promise<string>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: standalone.port, rejectUnauthorized: false }, () => {
+      const der = socket.getPeerCertificate().raw
+      socket.destroy()
+      resolve(`-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`)
+    })
+    socket.once('error', reject)
+  })
+  const status = await new Promise<number>((resolve, reject) => {
+    httpsRequest({ host: '127.0.0.1', port: standalone.port, path: '/healthz', servername: 'localhost', ca: served, agent: false, checkServerIdentity: (_host, cert) => checkServerIdentity('localhost', cert) }, res => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    }).on('error', reject).end()
+  })
+  t.equal(status, 200)
+})
+
+t.test('a port already taken: startServer rejects, closing what it had opened', async t => {
+  const blocker = createNetServer()
+  await new Promise<void>(resolve => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => blocker.close(() => { resolve() })))
+  const taken = (blocker.address() as AddressInfo).port
+  // Were the HTTPS listener left open, this test process could not exit.
+  await t.rejects(startServer({
+    service,
+    view,
+    logger: captureLog().logger,
+    config: { host: '127.0.0.1', port: 0, metricsPort: taken, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    handleSignals: false
+  }), { code: 'EADDRINUSE' })
+})
+
+t.test('graceful shutdown: readiness fails at once, reviews served through the delay, in-flight finish', async t => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: ca.cert })
+  t.teardown(() => agent.destroy())
+  const kept = await request('/mutate', { method: 'POST', body: reviewBody('before-close'), agent })
+  t.equal(kept.connection, 'keep-alive')
+  const inFlight = await slowReview('in-flight-shutdown')
+  const started = Date.now()
+  const closed = server.close()
+
+  const ready = await request('/readyz')
+  t.equal(ready.status, 503, 'readiness fails at once')
+  t.same(JSON.parse(ready.body), { status: 'shutting down' })
+  const during = await request('/mutate', { method: 'POST', body: reviewBody('during-delay') })
+  t.equal(during.status, 200, 'a new review during the delay is answered')
+  const last = await request('/mutate', { method: 'POST', body: reviewBody('kept-alive-during-delay'), agent })
+  t.equal(last.status, 200, 'an open keep-alive connection is still served…')
+  t.equal(last.localPort, kept.localPort)
+  t.equal(last.connection, 'close', '…and told to close')
+  t.equal((await fetch(server.metricsUrl)).status, 200, 'metrics still scraped while draining')
+
+  await sleep(SHUTDOWN_DELAY_SECONDS * 1000 + 200)
+  // The delay is over and the listener is closing, but it waits for the request in flight.
+  inFlight.finish()
+  t.equal((await inFlight.reply).status, 200, 'the in-flight review finishes')
+  await closed
+  t.ok(Date.now() - started >= SHUTDOWN_DELAY_SECONDS * 1000, 'closed only after the delay')
+  await t.rejects(request('/healthz'), { code: 'ECONNREFUSED' }, 'no longer accepting')
+  await t.rejects(fetch(server.metricsUrl), 'metrics listener closed')
+  t.match(log.records('shut down'), [{ level: 'info' }])
+})
+
+t.test('SIGTERM on a serving process: drains, then exits 0', async t => {
+  // Node's own type stripping runs the sources directly: a fraction of the TypeScript loader's startup.
+  const fixture = (name: string): string => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url))
+  const child = spawn(process.execPath, [
+    '--no-warnings', '--experimental-transform-types', '--import', fixture('ts-resolve.mjs'), fixture('serve-process.ts')
+  ], {
+    env: { ...process.env, PULLGUARD_TEST_CERT: volume.certFile, PULLGUARD_TEST_KEY: volume.keyFile, PULLGUARD_TEST_DELAY_SECONDS: '1.5' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const lines: Array<Record<string, unknown>> = []
+  let serving!: (url: string) => void
+  const url = new Promise<string>(resolve => { serving = resolve })
+  let drainingStarted!: () => void
+  const draining = new Promise<void>(resolve => { drainingStarted = resolve })
+  let buffered = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString()
+    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
+      const record = JSON.parse(buffered.slice(0, i)) as Record<string, unknown>
+      buffered = buffered.slice(i + 1)
+      lines.push(record)
+      if (record.msg === 'pullguard serving') serving(record.url as string)
+      if (typeof record.msg === 'string' && record.msg.startsWith('draining')) drainingStarted()
+    }
+  })
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>
+  const base = await Promise.race([url, exited.then(([code]) => { throw new Error(`server process exited early with ${code}`) })])
+
+  t.equal((await request('/readyz', { base })).status, 200)
+  child.kill('SIGTERM')
+  await draining
+  t.equal((await request('/readyz', { base })).status, 503, 'not ready after SIGTERM')
+  t.equal((await request('/mutate', { base, method: 'POST', body: reviewBody('after-sigterm') })).status, 200, 'reviews still answered')
+  const [code, signal] = await exited
+  t.equal(code, 0, 'exit code 0')
+  t.equal(signal, null)
+  t.ok(lines.some(l => l.msg === 'signal received, shutting down' && l.signal === 'SIGTERM'))
+  t.ok(lines.some(l => l.msg === 'shut down'))
+})
