@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// pullguard's command line: `review` answers one AdmissionReview from stdin, `serve` runs the webhook.
+
+import { ConfigError } from '../config/config.js'
+import { ManifestError } from '../cluster/static-view.js'
+import { runReview, UsageError } from './review-command.js'
+import { runServe } from './serve-command.js'
+import { usage } from './usage.js'
+
+async function main (argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(usage())
+    return command === undefined ? 2 : 0
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(usage(command))
+    return 0
+  }
+  switch (command) {
+    case 'review': return await runReview(rest)
+    case 'serve': return await runServe(rest)
+    default:
+      process.stderr.write(`pullguard: unknown command ${JSON.stringify(command)}\n\n${usage()}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(
+  code => { process.exitCode = code },
+  (error: unknown) => {
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      process.stderr.write(`pullguard: ${error.message}\n`)
+      process.exitCode = 2
+    } else if (error instanceof ManifestError) {
+      process.stderr.write(`pullguard: objects file ${error.message}\n`)
+      process.exitCode = 1
+    } else {
+      process.stderr.write(`pullguard: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.exitCode = 1
+    }
+  }
+)

@@ -1,0 +1,286 @@
+// One typed configuration, built once at start: defaults, then the YAML file (--config), then
+// PULLGUARD_* environment variables, then flags. Every problem is reported at once, each naming the
+// setting the way the admin wrote it (flag, variable or file key).
+
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { Ajv, type ErrorObject } from 'ajv'
+import { parse as parseYaml } from 'yaml'
+import { canonicalRegistry } from '../admission/credential-key.js'
+import { parseImageName } from '../admission/image-reference.js'
+import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions, type ForeignRegistryPolicy } from '../admission/options.js'
+
+export type Command = 'review' | 'serve'
+
+export interface Config {
+  objects: string[]
+  credentialsNamespace: string
+  managedSecretName: string
+  foreignRegistryPolicy: ForeignRegistryPolicy
+  publicRegistries: string[]
+  alwaysPullExempt: string[]
+  tenantLabel: string
+  bodyLimit: number
+  shutdownDelaySeconds: number
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  host: string
+  port: number
+  metricsPort: number
+  tlsCert?: string
+  tlsKey?: string
+  kubeconfig?: string
+  ensureTimeoutMs: number
+  namespaceLookupTimeoutMs: number
+  resyncSeconds: number
+}
+
+type Kind = 'string' | 'list' | 'integer'
+interface Setting {
+  key: keyof Config
+  kind: Kind
+  commands: readonly Command[]
+  help: string
+}
+
+const BOTH: readonly Command[] = ['review', 'serve']
+const SERVE: readonly Command[] = ['serve']
+
+/** The settings table: flag `--kebab-case`, variable `PULLGUARD_SNAKE_CASE`, file key camelCase. */
+export const SETTINGS: readonly Setting[] = [
+  { key: 'objects', kind: 'list', commands: BOTH, help: 'manifest file(s) with Namespaces and Secrets (standalone mode); repeatable' },
+  { key: 'credentialsNamespace', kind: 'string', commands: BOTH, help: 'namespace whose labelled Secrets are tenant credentials' },
+  { key: 'managedSecretName', kind: 'string', commands: BOTH, help: 'name of the merged pull Secret kept in each tenant namespace' },
+  { key: 'foreignRegistryPolicy', kind: 'string', commands: BOTH, help: 'warn | deny | ignore images in another tenant\'s registry' },
+  { key: 'publicRegistries', kind: 'list', commands: BOTH, help: 'registries where a host-only credential key confers no ownership' },
+  { key: 'alwaysPullExempt', kind: 'list', commands: BOTH, help: 'repositories (e.g. registry.k8s.io/pause, quay.io/org/*) that keep their pull policy' },
+  { key: 'tenantLabel', kind: 'string', commands: BOTH, help: 'label key naming the tenant on Namespaces and credential Secrets' },
+  { key: 'logLevel', kind: 'string', commands: BOTH, help: 'fatal | error | warn | info | debug | trace | silent' },
+  { key: 'bodyLimit', kind: 'integer', commands: SERVE, help: 'largest accepted request body, bytes' },
+  { key: 'shutdownDelaySeconds', kind: 'integer', commands: SERVE, help: 'after SIGTERM, keep serving reviews this long (readiness already failing)' },
+  { key: 'host', kind: 'string', commands: SERVE, help: 'address to listen on' },
+  { key: 'port', kind: 'integer', commands: SERVE, help: 'HTTPS port for /mutate, /healthz, /readyz' },
+  { key: 'metricsPort', kind: 'integer', commands: SERVE, help: 'plain HTTP port for /metrics' },
+  { key: 'tlsCert', kind: 'string', commands: SERVE, help: 'PEM certificate file, re-read on change (self-signed if absent)' },
+  { key: 'tlsKey', kind: 'string', commands: SERVE, help: 'PEM private key file, re-read on change' },
+  { key: 'kubeconfig', kind: 'string', commands: SERVE, help: 'kubeconfig for live mode outside the cluster (else KUBECONFIG, else in-cluster)' },
+  { key: 'ensureTimeoutMs', kind: 'integer', commands: SERVE, help: 'budget for creating/updating the managed Secret during a review' },
+  { key: 'namespaceLookupTimeoutMs', kind: 'integer', commands: SERVE, help: 'budget for a live GET of a namespace not yet cached' },
+  { key: 'resyncSeconds', kind: 'integer', commands: SERVE, help: 'period of the full re-queue of tenant namespaces' }
+]
+
+export const DEFAULT_CONFIG: Config = {
+  objects: [],
+  credentialsNamespace: DEFAULT_ADMISSION_OPTIONS.credentialsNamespace,
+  managedSecretName: DEFAULT_ADMISSION_OPTIONS.managedSecretName,
+  foreignRegistryPolicy: DEFAULT_ADMISSION_OPTIONS.foreignRegistryPolicy,
+  publicRegistries: DEFAULT_ADMISSION_OPTIONS.publicRegistries,
+  alwaysPullExempt: [],
+  tenantLabel: DEFAULT_ADMISSION_OPTIONS.tenantLabel,
+  // An UPDATE review carries object and oldObject, each up to ~1.5 MiB (the API server's 3 MiB request
+  // limit halves per object once JSON-encoded twice); Fastify's 1 MiB default would reject real reviews.
+  bodyLimit: 6 * 1024 * 1024,
+  shutdownDelaySeconds: 0,
+  logLevel: 'info',
+  host: '0.0.0.0',
+  port: 8443,
+  metricsPort: 9090,
+  ensureTimeoutMs: 2000,
+  namespaceLookupTimeoutMs: 1000,
+  resyncSeconds: 600
+}
+
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
+const DNS_SUBDOMAIN = '^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+// A label key: optional DNS-subdomain prefix and '/', then a 63-char name.
+const LABEL_KEY = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'
+const port = { type: 'integer', minimum: 0, maximum: 65535 }
+const positive = { type: 'integer', minimum: 1 }
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    objects: { type: 'array', items: { type: 'string', minLength: 1 } },
+    credentialsNamespace: { type: 'string', pattern: DNS_LABEL },
+    managedSecretName: { type: 'string', pattern: DNS_SUBDOMAIN },
+    foreignRegistryPolicy: { enum: ['warn', 'deny', 'ignore'] },
+    publicRegistries: { type: 'array', items: { type: 'string', minLength: 1 } },
+    alwaysPullExempt: { type: 'array', items: { type: 'string', minLength: 1 } },
+    tenantLabel: { type: 'string', pattern: LABEL_KEY },
+    bodyLimit: { type: 'integer', minimum: 1024 },
+    shutdownDelaySeconds: { type: 'integer', minimum: 0, maximum: 600 },
+    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    host: { type: 'string', minLength: 1 },
+    port,
+    metricsPort: port,
+    tlsCert: { type: 'string', minLength: 1 },
+    tlsKey: { type: 'string', minLength: 1 },
+    kubeconfig: { type: 'string', minLength: 1 },
+    ensureTimeoutMs: positive,
+    namespaceLookupTimeoutMs: positive,
+    resyncSeconds: positive
+  }
+}
+
+const validate = new Ajv({ allErrors: true, coerceTypes: true }).compile(schema)
+
+export class ConfigError extends Error {
+  constructor (readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)}`
+export const envOf = (key: string): string => `PULLGUARD_${key.replace(/[A-Z]/g, c => `_${c}`).toUpperCase()}`
+
+export interface LoadedConfig {
+  config: Config
+  /** where each non-default value came from, for the start-up log */
+  origins: Partial<Record<keyof Config, string>>
+}
+
+/** Builds the config for a command from argv (after the command word), the environment and the file. */
+export function loadConfig (command: Command, argv: readonly string[], env: NodeJS.ProcessEnv): LoadedConfig {
+  const settings = SETTINGS.filter(s => s.commands.includes(command))
+  const { values, positionals } = parseFlags(settings, argv)
+  const problems: string[] = positionals.map(p => `unexpected argument ${JSON.stringify(p)}`)
+
+  type Layer = { name: (key: string) => string, values: Record<string, unknown> }
+  const layers: Layer[] = []
+  const file = (values.config as string | undefined) ?? env.PULLGUARD_CONFIG
+  if (file !== undefined) {
+    const fileValues = readConfigFile(file, problems)
+    layers.push({ name: key => `${file}: ${key}`, values: fileValues })
+  }
+  const fromEnv: Record<string, unknown> = {}
+  for (const setting of settings) {
+    const value = env[envOf(setting.key)]
+    if (value !== undefined) fromEnv[setting.key] = value
+  }
+  layers.push({ name: envOf, values: fromEnv })
+  const fromFlags: Record<string, unknown> = {}
+  for (const setting of settings) {
+    const value = values[setting.key]
+    if (value !== undefined) fromFlags[setting.key] = value
+  }
+  layers.push({ name: flagOf, values: fromFlags })
+
+  const merged: Record<string, unknown> = { ...DEFAULT_CONFIG }
+  const origins: Record<string, string> = {}
+  for (const layer of layers) {
+    for (const [key, raw] of Object.entries(layer.values)) {
+      const setting = SETTINGS.find(s => s.key === key)
+      if (setting === undefined || !setting.commands.includes(command)) {
+        problems.push(`${layer.name(key)}: unknown setting for ${command}`)
+        continue
+      }
+      merged[key] = setting.kind === 'list' ? toList(raw) : raw
+      origins[key] = layer.name(key)
+    }
+  }
+
+  if (!validate(merged)) {
+    for (const error of validate.errors ?? []) problems.push(describeError(error, origins))
+  }
+  const config = merged as unknown as Config
+  problems.push(...crossChecks(config))
+  if (problems.length > 0) throw new ConfigError(problems)
+  config.alwaysPullExempt = config.alwaysPullExempt.map(pattern => normaliseExemption(pattern) ?? pattern)
+  return { config, origins }
+}
+
+export function admissionOptionsOf (config: Config): AdmissionOptions {
+  return {
+    ...DEFAULT_ADMISSION_OPTIONS,
+    tenantLabel: config.tenantLabel,
+    credentialsNamespace: config.credentialsNamespace,
+    managedSecretName: config.managedSecretName,
+    foreignRegistryPolicy: config.foreignRegistryPolicy,
+    publicRegistries: config.publicRegistries,
+    alwaysPullExempt: config.alwaysPullExempt
+  }
+}
+
+function parseFlags (settings: readonly Setting[], argv: readonly string[]): { values: Record<string, unknown>, positionals: string[] } {
+  const options: Record<string, { type: 'string', multiple?: boolean }> = { config: { type: 'string' } }
+  for (const setting of settings) {
+    options[flagOf(setting.key).slice(2)] = { type: 'string', ...(setting.kind === 'list' && { multiple: true }) }
+  }
+  let parsed
+  try {
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true })
+  } catch (error) {
+    throw new ConfigError([(error as Error).message])
+  }
+  // parseArgs keys are the flag spelling; map them back to config keys.
+  const values: Record<string, unknown> = {}
+  for (const [flag, value] of Object.entries(parsed.values)) {
+    const setting = settings.find(s => flagOf(s.key) === `--${flag}`)
+    values[setting?.key ?? flag] = value
+  }
+  return { values, positionals: parsed.positionals }
+}
+
+function readConfigFile (file: string, problems: string[]): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    problems.push(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
+    return {}
+  }
+  let parsed: unknown
+  try {
+    parsed = parseYaml(text)
+  } catch (error) {
+    problems.push(`${file}: invalid YAML: ${(error as Error).message.split('\n')[0] ?? ''}`)
+    return {}
+  }
+  if (parsed === null || parsed === undefined) return {}
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`${file}: must be a YAML mapping of settings`)
+    return {}
+  }
+  return parsed as Record<string, unknown>
+}
+
+/** Flags may repeat and each may hold a comma-separated list; files may use YAML lists. */
+function toList (raw: unknown): unknown {
+  const items = Array.isArray(raw) ? raw : [raw]
+  return items.flatMap(item => typeof item === 'string' ? item.split(',').map(s => s.trim()).filter(s => s !== '') : [item])
+}
+
+function describeError (error: ErrorObject, origins: Record<string, string>): string {
+  const key = error.instancePath.split('/')[1] ?? String(error.params.additionalProperty ?? '')
+  const where = origins[key] ?? key
+  const allowed = error.keyword === 'enum' ? ` (${(error.params.allowedValues as unknown[]).join(', ')})` : ''
+  const detail = error.keyword === 'pattern' ? 'is not a valid name' : error.message ?? 'is invalid'
+  return `${where}: ${detail}${allowed}`
+}
+
+function crossChecks (config: Config): string[] {
+  const problems: string[] = []
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    problems.push(`${flagOf('tlsCert')} and ${flagOf('tlsKey')} must be given together`)
+  }
+  for (const pattern of config.alwaysPullExempt ?? []) {
+    if (typeof pattern === 'string' && normaliseExemption(pattern) === undefined) {
+      problems.push(`${flagOf('alwaysPullExempt')}: ${JSON.stringify(pattern)} is not a repository name`)
+    }
+  }
+  return problems
+}
+
+/**
+ * `nginx` → `docker.io/library/nginx`. A wildcard names a prefix, not an image, so no `library/`:
+ * `registry.k8s.io/*` stays a whole registry and `bitnami/*` becomes `docker.io/bitnami/*`.
+ */
+function normaliseExemption (pattern: string): string | undefined {
+  if (!pattern.endsWith('/*')) return parseImageName(pattern)?.name
+  const [first = '', ...rest] = pattern.slice(0, -2).split('/')
+  const isHost = first.includes('.') || first.includes(':') || first === 'localhost'
+  const prefix = isHost ? [canonicalRegistry(first), ...rest].join('/') : `docker.io/${[first, ...rest].join('/')}`
+  // Valid when some image below the prefix is a valid reference.
+  return parseImageName(`${prefix}/x`)?.name === `${prefix}/x` ? `${prefix}/*` : undefined
+}

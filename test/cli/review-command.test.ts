@@ -1,0 +1,93 @@
+// Spawns the built CLI (npm test builds first), as an admin's script would run it.
+
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { decodePatch, podCreateReview } from '../support/cluster.js'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+const objects = fileURLToPath(new URL('../../examples/standalone/cluster.yaml', import.meta.url))
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+function pullguard (args: string[], stdin = '', env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', chunk => { stdout += chunk })
+    child.stderr.on('data', chunk => { stderr += chunk })
+    child.on('error', reject)
+    child.on('close', code => resolve({ code, stdout, stderr }))
+    child.stdin.end(stdin)
+  })
+}
+
+t.test('review answers the fixture on stdout', async t => {
+  const run = await pullguard(['review', '--objects', objects, '--log-level', 'silent'], JSON.stringify(podCreateReview()))
+  t.equal(run.code, 0, run.stderr)
+  const answer = JSON.parse(run.stdout)
+  t.equal(answer.apiVersion, 'admission.k8s.io/v1')
+  t.equal(answer.response.uid, 'c5a0d3b2-8e51-4b0c-a9f3-2f6c1d9e7b44')
+  t.match(decodePatch(answer.response.patch), [{ path: '/spec/initContainers/0/imagePullPolicy' }])
+  t.equal(run.stderr, '')
+})
+
+t.test('review logs one line per review to stderr, without credentials', async t => {
+  const run = await pullguard(['review', '--objects', objects], JSON.stringify(podCreateReview()))
+  t.equal(run.code, 0)
+  const lines = run.stderr.trim().split('\n').map(line => JSON.parse(line))
+  t.match(lines.at(-1), { msg: 'review', decision: 'patched', uid: 'c5a0d3b2-8e51-4b0c-a9f3-2f6c1d9e7b44' })
+  t.notMatch(run.stderr, /acme-demo-password|YWNtZS1jaTphY21lLWRlbW8tcGFzc3dvcmQ/)
+})
+
+t.test('a large answer reaches a pipe whole', async t => {
+  const review = podCreateReview()
+  const pod = review.request?.object as { spec: { containers: object[] } }
+  pod.spec.containers = Array.from({ length: 3000 }, (_, i) => ({ name: `c${i}`, image: `registry.acme.example/app-${i}:1`, imagePullPolicy: 'IfNotPresent' }))
+  const run = await pullguard(['review', '--objects', objects, '--log-level', 'silent'], JSON.stringify(review))
+  t.equal(run.code, 0)
+  const patch = decodePatch(JSON.parse(run.stdout).response.patch)
+  t.equal(patch.length, 2 + 3000 + 1, 'every operation arrived')
+})
+
+t.test('malformed input: exit 2 with a clear message', async t => {
+  const table: Array<[string, string, RegExp]> = [
+    ['not JSON', '{"apiVersion": ', /stdin is not valid JSON/],
+    ['empty', '', /stdin is not valid JSON/],
+    ['not a review', '{"kind":"Pod"}', /stdin is not an AdmissionReview: apiVersion must be/],
+    ['no uid', JSON.stringify({ ...podCreateReview(), request: { ...podCreateReview().request, uid: undefined } }), /request\.uid is missing/]
+  ]
+  for (const [name, stdin, message] of table) {
+    const run = await pullguard(['review', '--objects', objects], stdin)
+    t.equal(run.code, 2, name)
+    t.match(run.stderr, message, name)
+    t.equal(run.stdout, '', `${name}: nothing on stdout`)
+  }
+})
+
+t.test('objects file problems name the file and exit non-zero', async t => {
+  const missing = await pullguard(['review', '--objects', '/nonexistent/cluster.yaml'], JSON.stringify(podCreateReview()))
+  t.not(missing.code, 0)
+  t.match(missing.stderr, /\/nonexistent\/cluster\.yaml: cannot read \(ENOENT\)/)
+  const invalid = await pullguard(['review', '--objects', cli], JSON.stringify(podCreateReview()))
+  t.not(invalid.code, 0)
+  t.match(invalid.stderr, new RegExp(`${cli.replace(/[/.]/g, '\\$&')}: `))
+})
+
+t.test('configuration problems are all reported at once, exit 2', async t => {
+  const run = await pullguard(['review', '--objects', objects, '--foreign-registry-policy', 'block', '--managed-secret-name', 'Bad_Name'],
+    JSON.stringify(podCreateReview()), { PULLGUARD_TENANT_LABEL: 'not a label' })
+  t.equal(run.code, 2)
+  t.match(run.stderr, /--foreign-registry-policy: must be equal to one of the allowed values \(warn, deny, ignore\)/)
+  t.match(run.stderr, /--managed-secret-name: is not a valid name/)
+  t.match(run.stderr, /PULLGUARD_TENANT_LABEL: is not a valid name/)
+})
+
+t.test('review without --objects, unknown flags and unknown commands are usage errors', async t => {
+  t.match(await pullguard(['review'], '{}'), { code: 2, stderr: /review needs --objects/ })
+  t.match(await pullguard(['review', '--objects', objects, '--port', '1'], '{}'), { code: 2, stderr: /Unknown option '--port'/ })
+  t.match(await pullguard(['frobnicate']), { code: 2, stderr: /unknown command "frobnicate"/ })
+  t.match(await pullguard(['review', '--help']), { code: 0, stdout: /--always-pull-exempt/ })
+})
