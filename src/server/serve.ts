@@ -59,9 +59,9 @@ export interface ServerHandle {
 
 // Rotation is usually caught by fs.watch within milliseconds; polling bounds the worst case.
 export const DEFAULT_CERT_POLL_INTERVAL_MS = 10_000
-// In-flight reviews end by the handler timeout at the latest; past that (plus a margin) something is
+// In-flight reviews end by the request timeout at the latest; past that (plus a margin) something is
 // stuck and the process exits non-zero rather than hang until the kubelet kills it.
-const DRAIN_TIMEOUT_MS = SERVER_TIMEOUTS.handlerTimeoutMs + 5_000
+const DRAIN_TIMEOUT_MS = SERVER_TIMEOUTS.requestTimeoutMs + 5_000
 
 export async function startServer (options: StartServerOptions): Promise<ServerHandle> {
   const { service, view, logger, config } = options
