@@ -1,0 +1,540 @@
+// The API double, driven only through the real @kubernetes/client-node over HTTP. The informer
+// tests also pin down how client-node 2.0.1's ListWatch reacts to stream ends, 410s, resets and
+// refused connections, since the live cluster view is built on that behaviour.
+
+import t, { type Test } from 'tap'
+import * as k8s from '@kubernetes/client-node'
+import { ApiDouble, waitFor, type ApiDoubleOptions } from './api-double.js'
+
+async function startDouble (t: Test, options?: ApiDoubleOptions) {
+  const api = new ApiDouble(options)
+  const started = await api.start()
+  t.teardown(() => api.close())
+  const kc = started.kubeConfig()
+  return { api, started, kc, core: kc.makeApiClient(k8s.CoreV1Api) }
+}
+
+function seed (api: ApiDouble): void {
+  api.create({ kind: 'Namespace', metadata: { name: 'team-a', labels: { tenant: 'a' } } })
+  api.create({ kind: 'Namespace', metadata: { name: 'team-b', labels: { tenant: 'b' } } })
+  api.create({ kind: 'Namespace', metadata: { name: 'shared' } })
+  api.create({ kind: 'Secret', metadata: { name: 'pull', namespace: 'team-a', labels: { app: 'pullguard', tier: 'x' } } })
+  api.create({ kind: 'Secret', metadata: { name: 'pull', namespace: 'team-b', labels: { app: 'pullguard', tier: 'y' } } })
+  api.create({ kind: 'Secret', metadata: { name: 'other', namespace: 'team-b', labels: { app: 'web' } } })
+  api.create({ kind: 'Secret', metadata: { name: 'bare', namespace: 'shared' } })
+}
+
+/** the HTTP code and Status reason of a rejected client call (ApiException.body is the raw JSON text) */
+async function failureOf (call: Promise<unknown>): Promise<{ code: number, reason?: string }> {
+  try {
+    await call
+  } catch (err) {
+    if (!(err instanceof k8s.ApiException)) throw err
+    const body = typeof err.body === 'string' ? JSON.parse(err.body) as { reason?: string } : {}
+    return { code: err.code, reason: body.reason }
+  }
+  throw new Error('expected the call to fail')
+}
+
+const names = (items: ReadonlyArray<{ metadata?: { namespace?: string, name?: string } }>): string[] =>
+  items.map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`)
+
+/** an informer's callbacks as lines: 'add team-a/pull', 'error <name>', 'connect' */
+function recordInformer (informer: k8s.Informer<k8s.KubernetesObject>): { events: string[], errors: unknown[] } {
+  const events: string[] = []
+  const errors: unknown[] = []
+  for (const verb of ['add', 'update', 'delete'] as const) {
+    informer.on(verb, (o) => events.push(`${verb} ${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`))
+  }
+  informer.on('connect', () => events.push('connect'))
+  informer.on('error', (err) => {
+    errors.push(err)
+    events.push(`error ${(err as Error).name}`)
+  })
+  return { events, errors }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+t.test('lists what the real client expects: kinds, resourceVersion, scopes', async (t) => {
+  const { api, core } = await startDouble(t)
+  seed(api)
+
+  const namespaces = await core.listNamespace()
+  t.equal(namespaces.kind, 'NamespaceList')
+  t.equal(namespaces.apiVersion, 'v1')
+  t.equal(namespaces.metadata?.resourceVersion, api.resourceVersion)
+  t.same(names(namespaces.items), ['/shared', '/team-a', '/team-b'])
+  t.equal(namespaces.items[0]?.kind, undefined, 'list items carry no kind, as from the real apiserver')
+  t.equal(namespaces.items[1]?.metadata?.labels?.['kubernetes.io/metadata.name'], 'team-a')
+  t.equal(namespaces.items[1]?.status?.phase, 'Active')
+
+  const all = await core.listSecretForAllNamespaces()
+  t.equal(all.kind, 'SecretList')
+  t.same(names(all.items), ['shared/bare', 'team-a/pull', 'team-b/other', 'team-b/pull'])
+  t.same(names((await core.listNamespacedSecret({ namespace: 'team-b' })).items), ['team-b/other', 'team-b/pull'])
+  t.same((await core.listNamespacedSecret({ namespace: 'team-a', resourceVersion: '0' })).items.length, 1)
+
+  const tooNew = await failureOf(core.listNamespace({ resourceVersion: '999' }))
+  t.same(tooNew, { code: 504, reason: 'Timeout' })
+})
+
+t.test('label and field selectors on lists', async (t) => {
+  const { api, core } = await startDouble(t)
+  seed(api)
+  const cases: Array<{ labelSelector?: string, fieldSelector?: string, want: string[] }> = [
+    { labelSelector: 'app=pullguard', want: ['team-a/pull', 'team-b/pull'] },
+    { labelSelector: 'app==web', want: ['team-b/other'] },
+    { labelSelector: 'app!=pullguard', want: ['shared/bare', 'team-b/other'] },
+    { labelSelector: 'app', want: ['team-a/pull', 'team-b/other', 'team-b/pull'] },
+    { labelSelector: '!app', want: ['shared/bare'] },
+    { labelSelector: 'tier in (x, z)', want: ['team-a/pull'] },
+    { labelSelector: 'tier notin (x)', want: ['shared/bare', 'team-b/other', 'team-b/pull'] },
+    { labelSelector: 'app=pullguard,tier in (x,y),!missing', want: ['team-a/pull', 'team-b/pull'] },
+    { fieldSelector: 'metadata.name=pull', want: ['team-a/pull', 'team-b/pull'] },
+    { fieldSelector: 'metadata.namespace=team-b,metadata.name!=pull', want: ['team-b/other'] },
+    { fieldSelector: 'type=Opaque', labelSelector: 'app=web', want: ['team-b/other'] }
+  ]
+  for (const { want, ...selectors } of cases) {
+    const list = await core.listSecretForAllNamespaces(selectors)
+    t.same(names(list.items), want, JSON.stringify(selectors))
+  }
+  t.same(await failureOf(core.listSecretForAllNamespaces({ labelSelector: 'app in x' })), { code: 400, reason: 'BadRequest' })
+  t.same(await failureOf(core.listSecretForAllNamespaces({ fieldSelector: 'spec.x=1' })), { code: 400, reason: 'BadRequest' })
+  const namespaces = await core.listNamespace({ labelSelector: 'tenant', fieldSelector: 'metadata.name!=team-b' })
+  t.same(names(namespaces.items), ['/team-a'])
+})
+
+t.test('limit and continue page through a list', async (t) => {
+  const { api, core } = await startDouble(t)
+  seed(api)
+  const first = await core.listSecretForAllNamespaces({ limit: 3 })
+  t.same(names(first.items), ['shared/bare', 'team-a/pull', 'team-b/other'])
+  t.ok(first.metadata?._continue)
+  const rest = await core.listSecretForAllNamespaces({ limit: 3, _continue: first.metadata!._continue! })
+  t.same(names(rest.items), ['team-b/pull'])
+  t.equal(rest.metadata?._continue, undefined)
+  t.equal(rest.metadata?.resourceVersion, first.metadata?.resourceVersion)
+  api.create({ kind: 'Namespace', metadata: { name: 'later' } })
+  api.compact()
+  t.same(await failureOf(core.listSecretForAllNamespaces({ limit: 3, _continue: first.metadata!._continue! })), { code: 410, reason: 'Expired' })
+})
+
+t.test('create, get, update, patch and delete with the real client', async (t) => {
+  const { api, core } = await startDouble(t)
+  seed(api)
+  const rv = () => Number(api.resourceVersion)
+
+  const before = rv()
+  const created = await core.createNamespacedSecret({
+    namespace: 'team-a',
+    body: { metadata: { name: 'cfg', labels: { a: '1' } }, stringData: { token: 'hunter2' } }
+  })
+  t.equal(rv(), before + 1, 'a create bumps the global resourceVersion')
+  t.equal(created.metadata?.resourceVersion, String(rv()))
+  t.match(created.metadata?.uid, /^[0-9a-f-]{36}$/)
+  t.ok(created.metadata?.creationTimestamp instanceof Date, 'the client deserializes timestamps to Date')
+  t.same(created.data, { token: Buffer.from('hunter2').toString('base64') }, 'stringData is folded into data')
+  t.equal(created.type, 'Opaque')
+  t.equal(created.kind, 'Secret')
+
+  const read = await core.readNamespacedSecret({ name: 'cfg', namespace: 'team-a' })
+  t.equal(read.metadata?.uid, created.metadata?.uid)
+
+  t.same(await failureOf(core.createNamespacedSecret({ namespace: 'team-a', body: { metadata: { name: 'cfg' } } })),
+    { code: 409, reason: 'AlreadyExists' })
+  t.same(await failureOf(core.createNamespacedSecret({ namespace: 'nowhere', body: { metadata: { name: 'cfg' } } })),
+    { code: 404, reason: 'NotFound' })
+  t.same(await failureOf(core.readNamespacedSecret({ name: 'absent', namespace: 'team-a' })), { code: 404, reason: 'NotFound' })
+
+  read.metadata!.labels = { a: '2' }
+  const updated = await core.replaceNamespacedSecret({ name: 'cfg', namespace: 'team-a', body: read })
+  t.equal(updated.metadata?.labels?.a, '2')
+  t.equal(updated.metadata?.resourceVersion, String(rv()))
+  t.equal(updated.metadata?.uid, created.metadata?.uid)
+
+  // read still holds the old resourceVersion: optimistic locking must refuse it
+  t.same(await failureOf(core.replaceNamespacedSecret({ name: 'cfg', namespace: 'team-a', body: read })), { code: 409, reason: 'Conflict' })
+  t.same(await failureOf(core.replaceNamespacedSecret({ name: 'ghost', namespace: 'team-a', body: { metadata: { name: 'ghost' } } })),
+    { code: 404, reason: 'NotFound' })
+
+  const unchangedAt = rv()
+  const same = await core.replaceNamespacedSecret({ name: 'cfg', namespace: 'team-a', body: updated })
+  t.equal(same.metadata?.resourceVersion, updated.metadata?.resourceVersion, 'a no-op update writes nothing')
+  t.equal(rv(), unchangedAt)
+
+  const merged = await core.patchNamespacedSecret(
+    { name: 'cfg', namespace: 'team-a', body: { metadata: { labels: { a: null, b: '3' } } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
+  )
+  t.same(merged.metadata?.labels, { b: '3' })
+  const strategic = await core.patchNamespacedSecret(
+    { name: 'cfg', namespace: 'team-a', body: { metadata: { annotations: { note: 'x' } } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch)
+  )
+  t.same(strategic.metadata?.annotations, { note: 'x' })
+  // without a header the client sends application/json-patch+json
+  const patched = await core.patchNamespacedSecret({
+    name: 'cfg', namespace: 'team-a', body: [{ op: 'test', path: '/metadata/labels/b', value: '3' }, { op: 'add', path: '/data/more', value: 'eQ==' }]
+  })
+  t.equal(patched.data?.more, 'eQ==')
+  t.same(await failureOf(core.patchNamespacedSecret({ name: 'cfg', namespace: 'team-a', body: [{ op: 'test', path: '/metadata/labels/b', value: 'no' }] })),
+    { code: 422, reason: 'Invalid' })
+  t.same(await failureOf(core.patchNamespacedSecret(
+    { name: 'cfg', namespace: 'team-a', body: { metadata: { resourceVersion: created.metadata!.resourceVersion } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
+  )), { code: 409, reason: 'Conflict' }, 'a resourceVersion in a patch is a precondition')
+
+  t.same(await failureOf(core.deleteNamespacedSecret({ name: 'cfg', namespace: 'team-a', body: { preconditions: { resourceVersion: '1' } } })),
+    { code: 409, reason: 'Conflict' })
+  const deleted = await core.deleteNamespacedSecret({ name: 'cfg', namespace: 'team-a' })
+  t.equal(deleted.status, 'Success')
+  t.equal(api.get('Secret', 'team-a', 'cfg'), undefined)
+  t.same(await failureOf(core.deleteNamespacedSecret({ name: 'cfg', namespace: 'team-a' })), { code: 404, reason: 'NotFound' })
+
+  const event = await core.createNamespacedEvent({
+    namespace: 'team-a',
+    body: { metadata: { generateName: 'pullguard-' }, involvedObject: { kind: 'Secret', name: 'pull', namespace: 'team-a' }, reason: 'Synced' }
+  })
+  t.match(event.metadata?.name, /^pullguard-.{5}$/)
+  t.same(api.list('Event').map((e) => e.reason), ['Synced'])
+})
+
+t.test('validation the real apiserver applies', async (t) => {
+  const { api, core } = await startDouble(t)
+  seed(api)
+  const dockerconfig = (data: Record<string, string>) => core.createNamespacedSecret({
+    namespace: 'team-a', body: { metadata: { name: 'reg' }, type: 'kubernetes.io/dockerconfigjson', data }
+  })
+  t.same(await failureOf(dockerconfig({})), { code: 422, reason: 'Invalid' }, 'dockerconfigjson needs its key')
+  t.same(await failureOf(dockerconfig({ '.dockerconfigjson': Buffer.from('{nope').toString('base64') })), { code: 422, reason: 'Invalid' })
+  t.same(await failureOf(dockerconfig({ '.dockerconfigjson': 'not base64!' })), { code: 400, reason: 'BadRequest' })
+  const ok = await dockerconfig({ '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') })
+  ok.type = 'Opaque'
+  t.same(await failureOf(core.replaceNamespacedSecret({ name: 'reg', namespace: 'team-a', body: ok })), { code: 422, reason: 'Invalid' }, 'type is immutable')
+  t.same(await failureOf(core.createNamespacedSecret({ namespace: 'team-a', body: { metadata: { name: 'Upper_Case' } } })), { code: 422, reason: 'Invalid' })
+  t.same(await failureOf(core.createNamespacedSecret({ namespace: 'team-a', body: { metadata: { name: 'x', resourceVersion: '3' } } })), { code: 500, reason: 'InternalError' })
+})
+
+t.test('deleting a namespace takes its contents along', async (t) => {
+  const { api, core } = await startDouble(t)
+  seed(api)
+  await core.deleteNamespace({ name: 'team-b' })
+  t.same(api.list('Secret').map((s) => `${s.metadata.namespace}/${s.metadata.name}`), ['shared/bare', 'team-a/pull'])
+  t.throws(() => api.create({ kind: 'Secret', metadata: { name: 'late', namespace: 'team-b' } }), { code: 404 })
+})
+
+t.test('an informer receives add, update and delete', async (t) => {
+  const { api, kc, core } = await startDouble(t)
+  seed(api)
+  const informer = k8s.makeInformer(kc, '/api/v1/namespaces/team-a/secrets', () => core.listNamespacedSecret({ namespace: 'team-a' }))
+  const { events, errors } = recordInformer(informer)
+  await informer.start()
+  t.teardown(() => informer.stop())
+  t.same(events, ['connect', 'add team-a/pull'], 'start() resolves after the list and the watch request')
+
+  api.create({ kind: 'Secret', metadata: { name: 'new', namespace: 'team-a' } })
+  const current = api.get<k8s.V1Secret>('Secret', 'team-a', 'pull')!
+  current.metadata!.labels = { changed: 'yes' }
+  api.update(current)
+  await core.deleteNamespacedSecret({ name: 'new', namespace: 'team-a' })
+  api.create({ kind: 'Secret', metadata: { name: 'elsewhere', namespace: 'team-b' } })
+  await waitFor(() => events.length === 5, 'three more events')
+  t.same(events.slice(2), ['add team-a/new', 'update team-a/pull', 'delete team-a/new'])
+  t.same(informer.get('pull', 'team-a')?.metadata?.labels, { changed: 'yes' })
+  t.same(names(informer.list()).sort(), ['team-a/pull'])
+  t.same(errors, [])
+})
+
+t.test('an informer with a field selector over all namespaces (ListWatch: makeInformer takes no field selector)', async (t) => {
+  const { api, kc, core } = await startDouble(t)
+  seed(api)
+  const fieldSelector = 'metadata.name=pull'
+  // the list function must apply the same selector itself: ListWatch passes selectors only to the watch
+  const informer = new k8s.ListWatch('/api/v1/secrets', new k8s.Watch(kc), () => core.listSecretForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector)
+  const { events } = recordInformer(informer)
+  await informer.start()
+  t.teardown(() => informer.stop())
+  t.same(events, ['connect', 'add team-a/pull', 'add team-b/pull'])
+  t.equal(api.requests.find((r) => r.verb === 'watch')?.query.fieldSelector, fieldSelector)
+
+  api.create({ kind: 'Secret', metadata: { name: 'pull', namespace: 'shared' } })
+  api.create({ kind: 'Secret', metadata: { name: 'push', namespace: 'shared' } })
+  api.remove('Secret', 'team-a', 'pull')
+  await waitFor(() => events.length === 5, 'two more events')
+  t.same(events.slice(3), ['add shared/pull', 'delete team-a/pull'])
+  t.same(names(informer.list()).sort(), ['shared/pull', 'team-b/pull'])
+})
+
+t.test('an object that stops matching a label selector is a delete to that watcher', async (t) => {
+  const { api, kc, core } = await startDouble(t)
+  seed(api)
+  const informer = k8s.makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace({ labelSelector: 'tenant' }), 'tenant')
+  const { events } = recordInformer(informer)
+  await informer.start()
+  t.teardown(() => informer.stop())
+  const teamA = api.get<k8s.V1Namespace>('Namespace', undefined, 'team-a')!
+  teamA.metadata!.labels = {}
+  api.update(teamA)
+  const shared = api.get<k8s.V1Namespace>('Namespace', undefined, 'shared')!
+  shared.metadata!.labels = { tenant: 'c' }
+  api.update(shared)
+  await waitFor(() => events.length === 5, 'a delete and an add')
+  t.same(events, ['connect', 'add /team-a', 'add /team-b', 'delete /team-a', 'add /shared'])
+  t.same(names(informer.list()).sort(), ['/shared', '/team-b'])
+})
+
+t.test('raw watch: replay, initial state, bookmarks, timeouts and 410', async (t) => {
+  const { api, kc } = await startDouble(t, { bookmarkIntervalMs: 50, watchTimeoutSeconds: 1 })
+  seed(api)
+  const watch = new k8s.Watch(kc)
+  const run = (path: string, query: Record<string, string | boolean | number>) => new Promise<{ lines: string[], err: unknown }>((resolve) => {
+    const lines: string[] = []
+    const pending = watch.watch(path, query, (type, obj: k8s.KubernetesObject & { code?: number }) => {
+      lines.push(type === 'BOOKMARK' ? `BOOKMARK ${obj.metadata?.resourceVersion}` : type === 'ERROR' ? `ERROR ${obj.code}` : `${type} ${obj.metadata?.name}`)
+    }, (err) => resolve({ lines, err }))
+    void pending.then((controller) => t.teardown(() => controller.abort()))
+  })
+
+  const rv = Number(api.resourceVersion)
+  api.create({ kind: 'Secret', metadata: { name: 'late', namespace: 'team-a' } })
+  api.remove('Secret', 'team-a', 'late')
+  // both streams run for one second: the first by its timeoutSeconds, the second by the server's cap
+  const replay = run('/api/v1/namespaces/team-a/secrets', { resourceVersion: String(rv), timeoutSeconds: 1 })
+  const initial = run('/api/v1/secrets', { labelSelector: 'app=pullguard', allowWatchBookmarks: true })
+  await api.waitForWatchers(2)
+  api.create({ kind: 'Secret', metadata: { name: 'x', namespace: 'shared', labels: { app: 'pullguard' } } })
+  api.create({ kind: 'Secret', metadata: { name: 'y', namespace: 'shared' } })
+
+  const replayed = await replay
+  t.same(replayed.lines, ['ADDED late', 'DELETED late'], 'changes after the given resourceVersion, then a clean end')
+  t.equal(replayed.err, null)
+  const { lines, err } = await initial
+  t.same(lines.slice(0, 3), ['ADDED pull', 'ADDED pull', 'ADDED x'], 'no resourceVersion: the current state as ADDED first')
+  t.ok(lines.filter((l) => l === `BOOKMARK ${api.resourceVersion}`).length >= 5, 'bookmarks carry the current resourceVersion')
+  t.equal(err, null)
+
+  api.compact()
+  const expired = await run('/api/v1/secrets', { resourceVersion: String(rv) })
+  t.same(expired.lines, ['ERROR 410'], 'a resourceVersion older than the history: one ERROR 410 event, then the end')
+  t.equal(expired.err, null)
+
+  api.failNext(1, { status: 410 }, { verb: 'watch' })
+  const gone = await run('/api/v1/secrets', { resourceVersion: api.resourceVersion })
+  t.equal((gone.err as { statusCode?: number }).statusCode, 410, 'a non-200 watch answer reaches done() as err.statusCode')
+})
+
+t.test('informer: a clean end of the watch reconnects by itself from its resourceVersion', async (t) => {
+  const { api, kc, core } = await startDouble(t)
+  seed(api)
+  const informer = k8s.makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace())
+  const { events, errors } = recordInformer(informer)
+  await informer.start()
+  t.teardown(() => informer.stop())
+  const listedAt = api.resourceVersion
+  api.endWatches()
+  await api.waitForWatchers(1)
+  api.create({ kind: 'Namespace', metadata: { name: 'after' } })
+  await waitFor(() => informer.get('after') !== undefined, 'the new namespace')
+  t.same(events.slice(4), ['connect', 'add /after'], "'connect' again, no relist, no error")
+  t.equal(api.stats().byVerb.list, 1)
+  t.equal(api.requests.filter((r) => r.verb === 'watch').at(-1)?.query.resourceVersion, listedAt)
+  t.same(errors, [])
+})
+
+t.test('informer: a dropped connection is an error and stops it; start() resumes without a relist', async (t) => {
+  const { api, kc, core } = await startDouble(t)
+  seed(api)
+  const informer = k8s.makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace())
+  const { events, errors } = recordInformer(informer)
+  await informer.start()
+  t.teardown(() => informer.stop())
+
+  api.dropWatches()
+  await waitFor(() => errors.length === 1, 'the error')
+  t.match(errors[0], { name: 'TypeError', message: 'terminated' })
+  api.create({ kind: 'Namespace', metadata: { name: 'meanwhile' } })
+  await sleep(50)
+  t.equal(api.watcherCount(), 0, 'no automatic restart after an error')
+  t.equal(informer.get('meanwhile'), undefined)
+
+  await informer.start()
+  await waitFor(() => informer.get('meanwhile') !== undefined, 'the change made while it was down')
+  t.equal(api.stats().byVerb.list, 1, 'resumed from its resourceVersion: the history replays what it missed')
+  t.same(events.slice(-2), ['connect', 'add /meanwhile'])
+})
+
+t.test('informer: after an apiserver restart the 410 makes it relist and converge', async (t) => {
+  const { api, kc, core } = await startDouble(t)
+  seed(api)
+  const informer = k8s.makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace())
+  const { events, errors } = recordInformer(informer)
+  await informer.start()
+  t.teardown(() => informer.stop())
+
+  api.restart({ newResourceVersionBase: 1000 })
+  await waitFor(() => errors.length === 1, 'the error from the dropped watch')
+  api.remove('Namespace', undefined, 'shared')
+  api.create({ kind: 'Namespace', metadata: { name: 'fresh' } })
+  t.ok(Number(api.resourceVersion) > 1000)
+
+  await informer.start()
+  await waitFor(() => informer.get('fresh') !== undefined, 'the relist')
+  t.same(events.slice(-4), ['connect', 'connect', 'delete /shared', 'add /fresh'],
+    'the watch got ERROR 410, ended, and the informer reconnected with a fresh list')
+  t.equal(api.stats().byVerb.list, 2)
+  t.same(names(informer.list()).sort(), ['/fresh', '/team-a', '/team-b'])
+  t.equal(errors.length, 1, 'the 410 itself is not an error event')
+})
+
+t.test('informer: connection refused is an error; a consumer restarts it once the server is back', async (t) => {
+  const { api, kc, core } = await startDouble(t)
+  seed(api)
+  const informer = k8s.makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace())
+  const { errors } = recordInformer(informer)
+  await informer.start()
+  t.teardown(() => informer.stop())
+
+  await api.setDown(true)
+  await waitFor(() => errors.length === 1, 'the dropped watch')
+  await informer.start()
+  t.equal(errors.length, 2, 'start() resolves; the refusal arrives as an error event')
+  t.match(errors[1], { name: 'TypeError', message: 'fetch failed', cause: { code: 'ECONNREFUSED' } })
+  await t.rejects(core.listNamespace(), { message: 'fetch failed', cause: { code: 'ECONNREFUSED' } }, 'typed calls reject with the transport error')
+
+  await api.setDown(false)
+  api.create({ kind: 'Namespace', metadata: { name: 'back' } })
+  await informer.start()
+  await waitFor(() => informer.get('back') !== undefined, 'convergence')
+  t.equal(errors.length, 2)
+})
+
+t.test('informer: a non-200 watch answer is an error; a failed list is an error', async (t) => {
+  const { api, kc, core } = await startDouble(t)
+  seed(api)
+  const informer = k8s.makeInformer(kc, '/api/v1/namespaces', () => core.listNamespace())
+  const { errors } = recordInformer(informer)
+  api.failNext(1, { status: 500 }, { verb: 'list' })
+  await informer.start()
+  t.equal((errors[0] as k8s.ApiException<string>).code, 500)
+  t.same(informer.list(), [])
+  api.failNext(1, { status: 503 }, { verb: 'watch' })
+  await informer.start()
+  t.equal((errors[1] as { statusCode?: number }).statusCode, 503)
+  t.equal(informer.list().length, 3, 'the list succeeded before the watch failed')
+  await informer.start()
+  t.equal(api.watcherCount(), 1)
+  await informer.stop()
+})
+
+t.test('informer: stop() reports an AbortError, and does not cancel a pending reconnect', async (t) => {
+  const { api, kc, core } = await startDouble(t)
+  seed(api)
+  let releaseDelay = () => {}
+  const delays: number[] = []
+  // ListWatch's options.delayFn paces reconnects: 0 ms after the first clean end, then 1 s doubling to 30 s
+  const informer = new k8s.ListWatch('/api/v1/namespaces', new k8s.Watch(kc), () => core.listNamespace(), false, undefined, undefined, {
+    delayFn: (ms) => {
+      delays.push(ms)
+      return new Promise<void>((resolve) => { releaseDelay = resolve })
+    }
+  })
+  const { errors } = recordInformer(informer)
+  await informer.start()
+  await informer.stop()
+  await waitFor(() => errors.length === 1, 'the abort')
+  t.match(errors[0], { name: 'AbortError' })
+
+  await informer.start()
+  api.endWatches()
+  await api.waitForWatchers(1)
+  api.endWatches()
+  await waitFor(() => delays.length === 1, 'the backoff')
+  t.same(delays, [1000])
+  await informer.stop()
+  releaseDelay()
+  await api.waitForWatchers(1)
+  t.pass('a watch opened after stop(): consumers must make delayFn stoppable or ignore a stopped informer')
+  await informer.stop()
+})
+
+t.test('faults: status, reset, hang, down with 503', async (t) => {
+  const { api, core } = await startDouble(t)
+  seed(api)
+  api.failNext(2, { status: 500 })
+  t.same(await failureOf(core.listNamespace()), { code: 500, reason: 'InternalError' })
+  t.same(await failureOf(core.readNamespace({ name: 'team-a' })), { code: 500, reason: 'InternalError' })
+  t.equal((await core.readNamespace({ name: 'team-a' })).metadata?.name, 'team-a')
+
+  const remove = api.injectFault((r) => r.verb === 'create' && r.resource === 'secrets', { status: 429, message: 'slow down' })
+  t.same(await failureOf(core.createNamespacedSecret({ namespace: 'team-a', body: { metadata: { name: 'x' } } })), { code: 429, reason: 'TooManyRequests' })
+  remove()
+  await core.createNamespacedSecret({ namespace: 'team-a', body: { metadata: { name: 'x' } } })
+
+  api.injectFault({ verb: 'get' }, 'reset', { times: 1 })
+  await t.rejects(core.readNamespace({ name: 'team-a' }), { message: 'fetch failed' })
+
+  api.hang()
+  let settled = false
+  const pending = core.readNamespace({ name: 'team-a' }).finally(() => { settled = true })
+  await waitFor(() => api.requests.at(-1)?.fault === 'hang', 'the hung request')
+  await sleep(50)
+  t.notOk(settled, 'a hung request stays unanswered')
+  api.releaseHung()
+  t.equal((await pending).metadata?.name, 'team-a')
+
+  // a consumer bounds a call with a signal set by (observable) middleware
+  api.injectFault({ verb: 'get' }, 'hang', { times: 1 })
+  const withTimeout = {
+    middleware: [{
+      pre: (ctx: k8s.RequestContext) => {
+        ctx.setSignal(AbortSignal.timeout(50))
+        return new k8s.Observable(Promise.resolve(ctx))
+      },
+      post: (res: k8s.ResponseContext) => new k8s.Observable(Promise.resolve(res))
+    }],
+    middlewareMergeStrategy: 'append' as const
+  }
+  await t.rejects(core.readNamespace({ name: 'team-a' }, withTimeout), { name: 'TimeoutError' })
+
+  await api.setDown(true, { mode: '503' })
+  t.same(await failureOf(core.listNamespace()), { code: 503, reason: 'ServiceUnavailable' })
+  await api.setDown(false)
+  t.equal((await core.listNamespace()).items.length, 3)
+})
+
+t.test('request log, stats and auth', async (t) => {
+  const { api, started, core } = await startDouble(t)
+  seed(api)
+  await core.listNamespace({ labelSelector: 'tenant' })
+  await core.readNamespacedSecret({ name: 'pull', namespace: 'team-a' })
+  t.same(api.requests.map(({ method, path, verb, resource, namespace, name, status }) => ({ method, path, verb, resource, namespace, name, status })), [
+    { method: 'GET', path: '/api/v1/namespaces', verb: 'list', resource: 'namespaces', namespace: undefined, name: undefined, status: 200 },
+    { method: 'GET', path: '/api/v1/namespaces/team-a/secrets/pull', verb: 'get', resource: 'secrets', namespace: 'team-a', name: 'pull', status: 200 }
+  ])
+  t.same(api.requests[0]?.query, { labelSelector: 'tenant' })
+  t.match(api.stats(), { total: 2, writes: 0, byVerb: { list: 1, get: 1 } }, 'in-process helpers are not requests')
+  await core.deleteNamespacedSecret({ name: 'pull', namespace: 'team-a' })
+  t.equal(api.stats().writes, 1)
+  api.clearRequests()
+  t.equal(api.stats().total, 0)
+
+  const stranger = new k8s.KubeConfig()
+  stranger.loadFromOptions({
+    clusters: [{ name: 'c', server: started.url, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 'wrong' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x'
+  })
+  await t.rejects(stranger.makeApiClient(k8s.CoreV1Api).listNamespace(), { code: 401 })
+})
+
+t.test('a kubeconfig file for CLI tests', async (t) => {
+  const { api, started } = await startDouble(t)
+  seed(api)
+  const file = await started.writeKubeconfig()
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(file)
+  t.equal(kc.getCurrentCluster()?.server, started.url)
+  t.equal((await kc.makeApiClient(k8s.CoreV1Api).listNamespace()).items.length, 3)
+})

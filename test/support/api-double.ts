@@ -1,0 +1,1180 @@
+// A Kubernetes API server double for tests: real HTTP on 127.0.0.1 that the real
+// @kubernetes/client-node (CoreV1Api, Watch, ListWatch/makeInformer) talks to. One table of resource
+// kinds, one store with a global resourceVersion and an event history, one watch hub.
+//
+// How client-node 2.0.1 surfaces what this server answers:
+// - Typed calls (CoreV1Api) reject with `ApiException` (exported by the client): `.code` is the HTTP
+//   status and `.body` is the response body as a *string* — `JSON.parse(err.body).reason` gives
+//   'AlreadyExists', 'Conflict', 'NotFound'… A 401 has `.body` undefined. Transport failures
+//   (refused, reset) reject with undici's `TypeError: fetch failed` whose `.cause.code` is e.g.
+//   'ECONNREFUSED'; nothing retries.
+// - Typed results are deserialized: timestamps become `Date`. List items carry no kind/apiVersion
+//   (the real apiserver omits them too); watch-event objects are raw JSON and do carry them.
+// - A watch answered with a non-200 status calls `done(err)` with `err.statusCode`; a 200 stream
+//   delivers ERROR events (e.g. 410 Expired) to the callback and then ends.
+//
+// Supported: core/v1 namespaces (cluster-scoped), secrets and events (namespaced): list, watch,
+// get, create, update (PUT), patch (merge, strategic-as-merge, json-patch), delete; label and field
+// selectors on list and watch; limit/continue; bookmarks; watch timeouts; history window with 410;
+// a few real validations that matter to pullguard (names, base64 Secret data, immutable Secret type,
+// dockerconfigjson shape). Namespace deletion is immediate and cascades (no Terminating phase).
+// Not supported: other resources or API groups, subresources (/status), the legacy /api/v1/watch/
+// paths, server-side apply, dryRun (400), deletecollection (405), sendInitialEvents, resourceVersionMatch,
+// consistent snapshots across `continue` pages (pages read current data), managedFields, generation.
+
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
+import { KubeConfig } from '@kubernetes/client-node'
+import jsonpatch from 'fast-json-patch'
+import { stringify as toYaml } from 'yaml'
+
+export interface ObjectMeta {
+  name: string
+  namespace?: string
+  uid: string
+  resourceVersion: string
+  creationTimestamp: string
+  labels?: Record<string, string>
+  annotations?: Record<string, string>
+  [key: string]: unknown
+}
+
+/** An object as stored and served: plain JSON. */
+export interface KubeObject {
+  apiVersion: string
+  kind: string
+  metadata: ObjectMeta
+  [key: string]: unknown
+}
+
+/** What tests hand in: a literal or a client-node model such as V1Secret (kind is needed to route it). */
+export interface KubeObjectInput {
+  apiVersion?: string
+  kind?: string
+  metadata?: { name?: string, namespace?: string, resourceVersion?: string, generateName?: string }
+}
+
+export interface Status {
+  kind: 'Status'
+  apiVersion: 'v1'
+  metadata: Record<string, never>
+  status: 'Success' | 'Failure'
+  message?: string
+  reason?: string
+  details?: { name?: string, kind?: string, uid?: string, causes?: Array<{ reason?: string, message: string, field?: string }> }
+  code: number
+}
+
+/** A Kubernetes error; thrown by the in-process helpers and served as a Status over HTTP. */
+export class StatusError extends Error {
+  readonly code: number
+  readonly status: Status
+  constructor (status: Status) {
+    super(status.message)
+    this.code = status.code
+    this.status = status
+  }
+}
+
+const REASONS: Record<number, string> = {
+  400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed',
+  409: 'Conflict', 410: 'Expired', 413: 'RequestEntityTooLarge', 415: 'UnsupportedMediaType', 422: 'Invalid',
+  429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout'
+}
+
+function statusOf (code: number, message: string, reason = REASONS[code] ?? 'Unknown', details?: Status['details']): Status {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code }
+}
+
+function failure (code: number, message: string, reason?: string, details?: Status['details']): StatusError {
+  return new StatusError(statusOf(code, message, reason, details))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The resource table: adding a core/v1 resource is one entry.
+
+interface ResourceKind {
+  plural: string
+  singular: string
+  kind: string
+  namespaced: boolean
+  /** field selectors the real apiserver accepts for this resource */
+  fields: Record<string, (obj: KubeObject) => string | undefined>
+  /** DNS-1123 label (namespaces) or subdomain (most objects) */
+  nameRule: 'label' | 'subdomain'
+  /** server-side defaulting on create (old undefined) and update; may throw a StatusError */
+  normalize?: (obj: KubeObject, old?: KubeObject) => void
+  /** field errors for a 422 Invalid */
+  validate?: (obj: KubeObject, old?: KubeObject) => string[]
+}
+
+const metaFields = {
+  'metadata.name': (o: KubeObject) => o.metadata.name,
+  'metadata.namespace': (o: KubeObject) => o.metadata.namespace ?? ''
+}
+
+// Go's base64.StdEncoding, which is what decodes Secret data: padded, no whitespace
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+const RESOURCES: ResourceKind[] = [
+  {
+    plural: 'namespaces',
+    singular: 'namespace',
+    kind: 'Namespace',
+    namespaced: false,
+    fields: { 'metadata.name': metaFields['metadata.name'], 'status.phase': (o) => recordAt(o, 'status').phase as string | undefined },
+    nameRule: 'label',
+    normalize (obj, old) {
+      // the apiserver always stamps this label (1.21+); namespaceSelectors rely on it
+      obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name }
+      // finalizers and status are only writable through subresources this double does not serve
+      obj.spec = old?.spec ?? { finalizers: ['kubernetes'] }
+      obj.status = old?.status ?? { phase: 'Active' }
+    }
+  },
+  {
+    plural: 'secrets',
+    singular: 'secret',
+    kind: 'Secret',
+    namespaced: true,
+    fields: { ...metaFields, type: (o) => o.type as string | undefined },
+    nameRule: 'subdomain',
+    normalize (obj) {
+      const data = { ...recordAt(obj, 'data') }
+      for (const [key, value] of Object.entries(recordAt(obj, 'stringData'))) {
+        data[key] = Buffer.from(String(value)).toString('base64')
+      }
+      delete obj.stringData
+      for (const value of Object.values(data)) {
+        if (typeof value !== 'string' || !BASE64.test(value)) {
+          throw failure(400, 'Secret in version "v1" cannot be handled as a Secret: illegal base64 data')
+        }
+      }
+      if (Object.keys(data).length > 0 || obj.data !== undefined) obj.data = data
+      obj.type ??= 'Opaque'
+    },
+    validate (obj, old) {
+      const errors: string[] = []
+      if (old !== undefined && old.type !== obj.type) errors.push(`type: Invalid value: "${String(obj.type)}": field is immutable`)
+      if (obj.type === 'kubernetes.io/dockerconfigjson') {
+        const raw = recordAt(obj, 'data')['.dockerconfigjson']
+        if (typeof raw !== 'string') {
+          errors.push('data[.dockerconfigjson]: Required value')
+        } else {
+          try {
+            JSON.parse(Buffer.from(raw, 'base64').toString('utf8'))
+          } catch {
+            errors.push('data[.dockerconfigjson]: Invalid value: "<secret contents redacted>": invalid JSON')
+          }
+        }
+      }
+      return errors
+    }
+  },
+  {
+    plural: 'events',
+    singular: 'event',
+    kind: 'Event',
+    namespaced: true,
+    fields: {
+      ...metaFields,
+      'involvedObject.kind': (o) => recordAt(o, 'involvedObject').kind as string | undefined,
+      'involvedObject.name': (o) => recordAt(o, 'involvedObject').name as string | undefined,
+      'involvedObject.namespace': (o) => recordAt(o, 'involvedObject').namespace as string | undefined,
+      reason: (o) => o.reason as string | undefined,
+      type: (o) => o.type as string | undefined
+    },
+    nameRule: 'subdomain'
+  }
+]
+
+const NAMESPACES = RESOURCES[0] as ResourceKind
+
+function resourceFor (kindOrPlural: string): ResourceKind {
+  const found = RESOURCES.find((r) => r.kind === kindOrPlural || r.plural === kindOrPlural)
+  if (found === undefined) throw new Error(`api-double does not serve ${kindOrPlural}`)
+  return found
+}
+
+function recordAt (obj: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = obj[key]
+  return isRecord(value) ? value : {}
+}
+
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function clone<T> (value: T): T {
+  return structuredClone(value)
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+function nameErrors (resource: ResourceKind, name: string): string[] {
+  const [rule, max] = resource.nameRule === 'label' ? [DNS_LABEL, 63] : [DNS_SUBDOMAIN, 253]
+  if (name.length <= max && rule.test(name)) return []
+  return [`metadata.name: Invalid value: "${name}": a lowercase RFC 1123 ${resource.nameRule} of at most ${max} characters`]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selectors, parsed the way the apiserver parses them; a parse error is a 400.
+
+export type Matcher = (obj: KubeObject) => boolean
+
+export function labelMatcher (selector: string): Matcher {
+  const parts: string[] = []
+  let depth = 0
+  let current = ''
+  for (const ch of selector) {
+    if (ch === '(') depth++
+    if (ch === ')') depth--
+    if (ch === ',' && depth === 0) {
+      parts.push(current)
+      current = ''
+    } else {
+      current += ch
+    }
+  }
+  parts.push(current)
+  const tests = parts.map((p) => p.trim()).filter((p) => p !== '').map(labelRequirement)
+  return (obj) => tests.every((test) => test(obj.metadata.labels ?? {}))
+}
+
+const KEY = String.raw`[A-Za-z0-9][-A-Za-z0-9_./]*`
+const VALUE = String.raw`[-A-Za-z0-9_.]*`
+
+function labelRequirement (text: string): (labels: Record<string, string>) => boolean {
+  let m = new RegExp(`^!\\s*(${KEY})$`).exec(text)
+  if (m) return (labels) => !(m![1]! in labels)
+  m = new RegExp(`^(${KEY})\\s*(==|=|!=)\\s*(${VALUE})$`).exec(text)
+  if (m) {
+    const [, key, op, value] = m as unknown as [string, string, string, string]
+    return op === '!=' ? (labels) => labels[key] !== value : (labels) => labels[key] === value
+  }
+  m = new RegExp(`^(${KEY})\\s+(in|notin)\\s*\\(([^()]*)\\)$`).exec(text)
+  if (m) {
+    const [, key, op, list] = m as unknown as [string, string, string, string]
+    const values = list.split(',').map((v) => v.trim())
+    if (values.some((v) => !new RegExp(`^${VALUE}$`).test(v))) throw failure(400, `unable to parse requirement: ${text}`)
+    return op === 'in'
+      ? (labels) => key in labels && values.includes(labels[key]!)
+      : (labels) => !(key in labels) || !values.includes(labels[key]!)
+  }
+  m = new RegExp(`^(${KEY})$`).exec(text)
+  if (m) return (labels) => m![1]! in labels
+  throw failure(400, `unable to parse requirement: ${text}`)
+}
+
+function fieldMatcher (resource: ResourceKind, selector: string): Matcher {
+  const tests = selector.split(',').map((p) => p.trim()).filter((p) => p !== '').map((part) => {
+    const m = /^([^!=]+?)\s*(==|=|!=)\s*(.*)$/.exec(part)
+    if (!m) throw failure(400, `invalid selector: '${selector}'; can't understand '${part}'`)
+    const [, field, op, value] = m as unknown as [string, string, string, string]
+    const read = resource.fields[field]
+    if (read === undefined) throw failure(400, `field label not supported: ${field}`)
+    return op === '!=' ? (o: KubeObject) => (read(o) ?? '') !== value : (o: KubeObject) => (read(o) ?? '') === value
+  })
+  return (obj) => tests.every((test) => test(obj))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store: objects, one global resourceVersion bumped by every mutation (like etcd's revision),
+// and a bounded history of changes that watches replay from.
+
+type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED'
+
+interface Change {
+  type: ChangeType
+  resource: ResourceKind
+  /** the object after the change; for DELETED the last state stamped with the deletion's RV */
+  object: KubeObject
+  /** the object before the change (MODIFIED, DELETED) */
+  previous?: KubeObject
+  resourceVersion: number
+}
+
+function keyOf (obj: { metadata: { namespace?: string, name: string } }): string {
+  return `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`
+}
+
+function timestamp (): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+class Store {
+  resourceVersion = 0
+  /** watches from an older resourceVersion get 410 Expired: the history after it is gone */
+  compactedThrough = 0
+  private readonly objects = new Map<string, Map<string, KubeObject>>(RESOURCES.map((r) => [r.plural, new Map()]))
+  private history: Change[] = []
+  private readonly historyLimit: number
+  private readonly onChange: (change: Change) => void
+
+  constructor (historyLimit: number, onChange: (change: Change) => void) {
+    this.historyLimit = historyLimit
+    this.onChange = onChange
+  }
+
+  get (resource: ResourceKind, namespace: string | undefined, name: string): KubeObject | undefined {
+    const found = this.table(resource).get(`${resource.namespaced ? namespace ?? '' : ''}/${name}`)
+    return found && clone(found)
+  }
+
+  /** sorted by namespace/name, as etcd keys are */
+  list (resource: ResourceKind, namespace?: string): KubeObject[] {
+    return [...this.table(resource).values()]
+      .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
+      .sort((a, b) => keyOf(a) < keyOf(b) ? -1 : 1)
+      .map(clone)
+  }
+
+  changesSince (resourceVersion: number, resource: ResourceKind): Change[] {
+    return this.history.filter((c) => c.resourceVersion > resourceVersion && c.resource === resource)
+  }
+
+  create (resource: ResourceKind, input: unknown, pathNamespace?: string): KubeObject {
+    const obj = this.typed(resource, input)
+    const meta = obj.metadata
+    if (resource.namespaced) {
+      if (pathNamespace !== undefined && meta.namespace !== undefined && meta.namespace !== pathNamespace) {
+        throw failure(400, 'the namespace of the provided object does not match the namespace sent on the request')
+      }
+      meta.namespace = pathNamespace ?? meta.namespace
+      if (!meta.namespace) throw failure(400, 'an empty namespace may not be set during creation')
+      if (this.get(NAMESPACES, undefined, meta.namespace) === undefined) {
+        throw failure(404, `namespaces "${meta.namespace}" not found`, 'NotFound', { name: meta.namespace, kind: 'namespaces' })
+      }
+    } else {
+      delete meta.namespace
+    }
+    if (!meta.name && typeof meta.generateName === 'string') meta.name = meta.generateName + randomUUID().slice(0, 5)
+    if (meta.resourceVersion) throw failure(500, 'resourceVersion should not be set on objects to be created')
+    this.check(resource, obj)
+    if (this.table(resource).has(keyOf(obj))) {
+      throw failure(409, `${resource.plural} "${meta.name}" already exists`, 'AlreadyExists', { name: meta.name, kind: resource.plural })
+    }
+    meta.uid = randomUUID()
+    meta.creationTimestamp = timestamp()
+    return this.commit('ADDED', resource, obj)
+  }
+
+  /** PUT semantics: replace, with metadata.resourceVersion (when set) as an optimistic-lock precondition */
+  update (resource: ResourceKind, input: unknown, path?: { namespace?: string, name: string }): KubeObject {
+    const obj = this.typed(resource, input)
+    const meta = obj.metadata
+    if (path !== undefined) {
+      if (meta.name !== path.name) throw failure(400, `the name of the object (${meta.name}) does not match the name on the URL (${path.name})`)
+      if (resource.namespaced && meta.namespace !== undefined && meta.namespace !== path.namespace) {
+        throw failure(400, 'the namespace of the provided object does not match the namespace sent on the request')
+      }
+      meta.namespace = path.namespace
+    }
+    if (!resource.namespaced) delete meta.namespace
+    const old = this.get(resource, meta.namespace, meta.name)
+    if (old === undefined) throw notFound(resource, meta.name)
+    if (meta.resourceVersion && meta.resourceVersion !== old.metadata.resourceVersion) throw conflict(resource, meta.name)
+    if (meta.uid && meta.uid !== old.metadata.uid) {
+      throw conflict(resource, meta.name, `Precondition failed: UID in precondition: ${old.metadata.uid}, UID in object meta: ${meta.uid}`)
+    }
+    meta.uid = old.metadata.uid
+    meta.creationTimestamp = old.metadata.creationTimestamp
+    meta.resourceVersion = old.metadata.resourceVersion
+    this.check(resource, obj, old)
+    // the apiserver skips the write when nothing changed: no new resourceVersion, no event
+    if (isDeepStrictEqual(obj, old)) return old
+    return this.commit('MODIFIED', resource, obj, old)
+  }
+
+  patch (resource: ResourceKind, namespace: string | undefined, name: string, contentType: string, patch: unknown): KubeObject {
+    const old = this.get(resource, namespace, name)
+    if (old === undefined) throw notFound(resource, name)
+    let patched: unknown
+    if (contentType === 'application/merge-patch+json' || contentType === 'application/strategic-merge-patch+json') {
+      // strategic merge is served as a plain merge: lists are replaced, $patch directives are not understood
+      patched = mergePatch(old, patch)
+    } else if (contentType === 'application/json-patch+json') {
+      if (!Array.isArray(patch)) throw failure(400, 'json patch must be an array of operations')
+      try {
+        patched = jsonpatch.applyPatch(clone(old), patch, true).newDocument
+      } catch (err) {
+        const testFailed = (err as { name?: string }).name === 'TEST_OPERATION_FAILED'
+        throw failure(testFailed ? 422 : 400, `the server rejected our request due to an error in our request: ${(err as Error).message}`)
+      }
+    } else {
+      throw failure(415, `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`)
+    }
+    return this.update(resource, patched, { namespace, name })
+  }
+
+  delete (resource: ResourceKind, namespace: string | undefined, name: string, preconditions: { resourceVersion?: string, uid?: string } = {}): KubeObject {
+    const old = this.get(resource, namespace, name)
+    if (old === undefined) throw notFound(resource, name)
+    if (preconditions.resourceVersion && preconditions.resourceVersion !== old.metadata.resourceVersion) {
+      throw conflict(resource, name, `Precondition failed: ResourceVersion in precondition: ${preconditions.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`)
+    }
+    if (preconditions.uid && preconditions.uid !== old.metadata.uid) {
+      throw conflict(resource, name, `Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${old.metadata.uid}`)
+    }
+    if (resource === NAMESPACES) {
+      // the namespace controller's job, done at once: contents go first, each with its own event
+      for (const r of RESOURCES.filter((r) => r.namespaced)) {
+        for (const obj of this.list(r, name)) this.delete(r, name, obj.metadata.name)
+      }
+    }
+    this.table(resource).delete(keyOf(old))
+    return this.commit('DELETED', resource, clone(old), old)
+  }
+
+  /** forget the history: watches from any older resourceVersion now get 410 Expired */
+  compact (jumpTo?: number): void {
+    if (jumpTo !== undefined && jumpTo > this.resourceVersion) this.resourceVersion = jumpTo
+    this.history = []
+    this.compactedThrough = this.resourceVersion
+  }
+
+  private table (resource: ResourceKind): Map<string, KubeObject> {
+    return this.objects.get(resource.plural)!
+  }
+
+  /** a plain-JSON copy with kind and apiVersion checked and set (Dates become strings) */
+  private typed (resource: ResourceKind, input: unknown): KubeObject {
+    if (!isRecord(input)) throw failure(400, `${resource.kind} in version "v1" cannot be handled as a ${resource.kind}: expected an object`)
+    const obj = JSON.parse(JSON.stringify(input)) as KubeObject
+    if ((obj.kind !== undefined && obj.kind !== resource.kind) || (obj.apiVersion !== undefined && obj.apiVersion !== 'v1')) {
+      throw failure(400, `${resource.kind} in version "v1" cannot be handled as a ${resource.kind}: got ${String(obj.apiVersion)}/${String(obj.kind)}`)
+    }
+    obj.kind = resource.kind
+    obj.apiVersion = 'v1'
+    obj.metadata = (isRecord(obj.metadata) ? obj.metadata : {}) as ObjectMeta
+    return obj
+  }
+
+  private check (resource: ResourceKind, obj: KubeObject, old?: KubeObject): void {
+    const name = obj.metadata.name
+    const errors = name ? nameErrors(resource, name) : ['metadata.name: Required value: name or generateName is required']
+    resource.normalize?.(obj, old)
+    errors.push(...(resource.validate?.(obj, old) ?? []))
+    if (errors.length === 0) return
+    const message = `${resource.kind} "${name ?? ''}" is invalid: ${errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`}`
+    throw failure(422, message, 'Invalid', { name, kind: resource.kind, causes: errors.map((e) => ({ reason: 'FieldValueInvalid', message: e })) })
+  }
+
+  private commit (type: ChangeType, resource: ResourceKind, obj: KubeObject, previous?: KubeObject): KubeObject {
+    const resourceVersion = ++this.resourceVersion
+    obj.metadata.resourceVersion = String(resourceVersion)
+    if (type !== 'DELETED') this.table(resource).set(keyOf(obj), obj)
+    const change: Change = { type, resource, object: clone(obj), ...(previous ? { previous } : {}), resourceVersion }
+    this.history.push(change)
+    if (this.history.length > this.historyLimit) this.compactedThrough = this.history.shift()!.resourceVersion
+    this.onChange(change)
+    return clone(obj)
+  }
+}
+
+function notFound (resource: ResourceKind, name: string): StatusError {
+  return failure(404, `${resource.plural} "${name}" not found`, 'NotFound', { name, kind: resource.plural })
+}
+
+function conflict (resource: ResourceKind, name: string, why = 'the object has been modified; please apply your changes to the latest version and try again'): StatusError {
+  return failure(409, `Operation cannot be fulfilled on ${resource.plural} "${name}": ${why}`, 'Conflict', { name, kind: resource.plural })
+}
+
+/** RFC 7386 */
+function mergePatch (target: unknown, patch: unknown): unknown {
+  if (!isRecord(patch)) return clone(patch)
+  const result: Record<string, unknown> = isRecord(target) ? { ...target } : {}
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key]
+    else result[key] = mergePatch(result[key], value)
+  }
+  return result
+}
+
+// ---------------------------------------------------------------------------------------------
+// The watch hub: open watch streams, each with its resource, namespace and selectors.
+
+interface WatchEvent {
+  type: ChangeType | 'BOOKMARK' | 'ERROR'
+  object: unknown
+}
+
+interface WatchRequest {
+  resource: ResourceKind
+  namespace?: string
+  matches: Matcher
+  /** undefined or 0: start with the current state; otherwise replay the changes after it */
+  from?: number
+  timeoutSeconds?: number
+  bookmarks: boolean
+}
+
+interface Watcher {
+  resource: ResourceKind
+  /** changes up to this resourceVersion are not for this watcher (it started later) */
+  since: number
+  matches: Matcher
+  res: ServerResponse
+  send (event: WatchEvent): void
+  /** stop its timers and leave the hub; ending the stream is the caller's choice */
+  dispose (): void
+}
+
+/**
+ * How one change looks through a watcher's selectors, as the apiserver's watch cache decides it: an
+ * object that starts matching is ADDED, one that stops matching is DELETED (previous content, new RV).
+ */
+function eventFor (change: Change, matches: Matcher): WatchEvent | undefined {
+  const before = change.previous !== undefined && matches(change.previous)
+  if (change.type === 'DELETED') return before ? { type: 'DELETED', object: change.object } : undefined
+  const now = matches(change.object)
+  if (now) return { type: before ? 'MODIFIED' : 'ADDED', object: change.object }
+  if (!before) return undefined
+  const gone = clone(change.previous!)
+  gone.metadata.resourceVersion = String(change.resourceVersion)
+  return { type: 'DELETED', object: gone }
+}
+
+class WatchHub {
+  private readonly watchers = new Set<Watcher>()
+  private readonly store: Store
+  private readonly bookmarkIntervalMs: number
+  private readonly defaultTimeoutSeconds: number | undefined
+
+  constructor (store: Store, bookmarkIntervalMs: number, defaultTimeoutSeconds: number | undefined) {
+    this.store = store
+    this.bookmarkIntervalMs = bookmarkIntervalMs
+    this.defaultTimeoutSeconds = defaultTimeoutSeconds
+  }
+
+  publish (change: Change): void {
+    for (const watcher of this.watchers) {
+      if (watcher.resource !== change.resource || change.resourceVersion <= watcher.since) continue
+      const event = eventFor(change, watcher.matches)
+      if (event) watcher.send(event)
+    }
+  }
+
+  /** stream newline-delimited events on an HTTP response until it closes, times out or is dropped */
+  open (res: ServerResponse, request: WatchRequest): void {
+    const store = this.store
+    const { resource, matches, from } = request
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' })
+    // the client's fetch resolves on headers; flush them before any event exists
+    res.flushHeaders()
+    const send = (event: WatchEvent): void => {
+      if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(event)}\n`)
+    }
+    if (from !== undefined && from > 0 && from < store.compactedThrough) {
+      send({ type: 'ERROR', object: statusOf(410, `too old resource version: ${from} (${store.compactedThrough})`, 'Expired') })
+      res.end()
+      return
+    }
+    const timers: NodeJS.Timeout[] = []
+    const watcher: Watcher = {
+      resource,
+      since: from ?? 0,
+      matches,
+      res,
+      send,
+      dispose: () => {
+        timers.forEach(clearTimeout)
+        this.watchers.delete(watcher)
+      }
+    }
+    // no resourceVersion or "0": the current state first, as synthetic ADDED events
+    const initial = from === undefined || from === 0
+      ? store.list(resource, request.namespace).filter(matches).map((object): WatchEvent => ({ type: 'ADDED', object }))
+      : store.changesSince(from, resource).map((c) => eventFor(c, matches)).filter((e) => e !== undefined)
+    initial.forEach(send)
+    this.watchers.add(watcher)
+    res.on('close', watcher.dispose)
+    const timeoutSeconds = request.timeoutSeconds ?? this.defaultTimeoutSeconds
+    if (timeoutSeconds !== undefined && timeoutSeconds > 0) {
+      timers.push(setTimeout(() => {
+        watcher.dispose()
+        res.end()
+      }, timeoutSeconds * 1000))
+    }
+    if (request.bookmarks) {
+      // a bookmark says "you have seen everything up to here"; only metadata.resourceVersion is set
+      timers.push(setInterval(() => send({
+        type: 'BOOKMARK',
+        object: { kind: resource.kind, apiVersion: 'v1', metadata: { resourceVersion: String(store.resourceVersion) } }
+      }), this.bookmarkIntervalMs))
+    }
+  }
+
+  count (resource?: ResourceKind): number {
+    return [...this.watchers].filter((w) => resource === undefined || w.resource === resource).length
+  }
+
+  /** end every stream: cleanly (terminating chunk) or abruptly (socket destroyed mid-stream) */
+  closeAll (how: 'end' | 'destroy'): void {
+    for (const watcher of this.watchers) {
+      watcher.dispose()
+      if (how === 'end') watcher.res.end()
+      else watcher.res.socket?.destroy()
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests, faults and the server.
+
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'other'
+
+export interface RequestRecord {
+  method: string
+  path: string
+  query: Record<string, string>
+  verb: Verb
+  /** plural, e.g. 'secrets'; undefined for discovery and unknown paths */
+  resource?: string
+  namespace?: string
+  name?: string
+  /** HTTP status answered (200 for a watch once its stream opens); undefined while pending or hung */
+  status?: number
+  /** set when a fault or the down switch decided the answer */
+  fault?: string
+}
+
+export interface RequestStats {
+  total: number
+  /** create, update, patch, delete */
+  writes: number
+  byVerb: Record<Verb, number>
+}
+
+export type RequestMatch =
+  | ((request: RequestRecord) => boolean)
+  | Partial<Pick<RequestRecord, 'method' | 'verb' | 'resource' | 'namespace' | 'name'>>
+
+/** An HTTP error answer: the body defaults to a Status with the usual reason for the code. */
+export interface FaultResponse {
+  status: number
+  reason?: string
+  message?: string
+  body?: unknown
+}
+
+/** 'hang': never answer until releaseHung(); 'reset': destroy the socket without a response */
+export type Fault = FaultResponse | 'hang' | 'reset'
+
+export interface ApiDoubleOptions {
+  /** bearer token every request must carry (401 otherwise); default 'api-double-token' */
+  token?: string
+  /** period of BOOKMARK events for watches with allowWatchBookmarks; default 1000 (the apiserver: ~1 min) */
+  bookmarkIntervalMs?: number
+  /** changes kept for watch replay; older resourceVersions get 410; default 1000 */
+  historyLimit?: number
+  /** server-side end of watches that set no timeoutSeconds (the apiserver: 30–60 min); default never */
+  watchTimeoutSeconds?: number
+}
+
+export interface StartedApiDouble {
+  url: string
+  port: number
+  /** a real KubeConfig pointing at this server (http, so skipTLSVerify is required by the client) */
+  kubeConfig (): KubeConfig
+  /** write a kubeconfig YAML file (to a fresh temp dir unless given; removed by close()); resolves to its path */
+  writeKubeconfig (dir?: string): Promise<string>
+}
+
+const WRITES = new Set<Verb>(['create', 'update', 'patch', 'delete'])
+// the apiserver refuses request bodies over 3 MB (etcd itself caps objects at 1.5 MiB)
+const MAX_BODY_BYTES = 3 * 1024 * 1024
+
+export class ApiDouble {
+  private readonly token: string
+  private readonly store: Store
+  private readonly hub: WatchHub
+  private readonly sockets = new Set<Socket>()
+  private readonly server: Server
+  private readonly log: RequestRecord[] = []
+  private readonly faults: Array<{ match: RequestMatch, fault: Fault, remaining: number }> = []
+  private readonly parked: Array<() => void> = []
+  private readonly tempDirs: string[] = []
+  private hanging = false
+  private down: 'refuse' | '503' | undefined
+  private port = 0
+
+  constructor (options: ApiDoubleOptions = {}) {
+    this.token = options.token ?? 'api-double-token'
+    // the store reaches the hub only once something changes, after both exist
+    this.store = new Store(options.historyLimit ?? 1000, (change) => this.hub.publish(change))
+    this.hub = new WatchHub(this.store, options.bookmarkIntervalMs ?? 1000, options.watchTimeoutSeconds)
+    this.server = createServer((req, res) => this.receive(req, res))
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket)
+      socket.on('close', () => this.sockets.delete(socket))
+    })
+  }
+
+  async start (): Promise<StartedApiDouble> {
+    await this.listen(0)
+    const address = this.server.address()
+    if (address === null || typeof address === 'string') throw new Error('api-double: no TCP address')
+    this.port = address.port
+    const url = `http://127.0.0.1:${this.port}`
+    return {
+      url,
+      port: this.port,
+      kubeConfig: () => {
+        const kc = new KubeConfig()
+        kc.loadFromOptions({
+          clusters: [{ name: 'api-double', server: url, skipTLSVerify: true }],
+          users: [{ name: 'api-double', token: this.token }],
+          contexts: [{ name: 'api-double', cluster: 'api-double', user: 'api-double', namespace: 'default' }],
+          currentContext: 'api-double'
+        })
+        return kc
+      },
+      writeKubeconfig: async (dir) => {
+        if (dir === undefined) {
+          dir = await mkdtemp(join(tmpdir(), 'api-double-'))
+          this.tempDirs.push(dir)
+        }
+        const file = join(dir, 'kubeconfig.yaml')
+        await writeFile(file, toYaml({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'api-double', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
+          users: [{ name: 'api-double', user: { token: this.token } }],
+          contexts: [{ name: 'api-double', context: { cluster: 'api-double', user: 'api-double', namespace: 'default' } }],
+          'current-context': 'api-double'
+        }))
+        return file
+      }
+    }
+  }
+
+  /** end every stream and socket so the test process can exit */
+  async close (): Promise<void> {
+    this.hanging = false
+    this.parked.length = 0
+    this.hub.closeAll('destroy')
+    const closed = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : undefined
+    for (const socket of this.sockets) socket.destroy()
+    await closed
+    await Promise.all(this.tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
+  }
+
+  // -- state, in process: as if another actor changed the cluster -------------------------------
+
+  get resourceVersion (): string {
+    return String(this.store.resourceVersion)
+  }
+
+  /** create; throws StatusError (409 AlreadyExists, 404 for a missing namespace, 422…) */
+  create<T extends KubeObjectInput> (obj: T): KubeObject {
+    return this.store.create(resourceFor(kindOf(obj)), obj)
+  }
+
+  /** replace; a set metadata.resourceVersion must be current (409 Conflict otherwise) */
+  update<T extends KubeObjectInput> (obj: T): KubeObject {
+    return this.store.update(resourceFor(kindOf(obj)), obj)
+  }
+
+  /** create, or replace whatever is stored (no resourceVersion precondition) */
+  apply<T extends KubeObjectInput> (obj: T): KubeObject {
+    const resource = resourceFor(kindOf(obj))
+    const plain = { ...obj, metadata: { ...obj.metadata, resourceVersion: undefined } }
+    const exists = this.store.get(resource, obj.metadata?.namespace, obj.metadata?.name ?? '') !== undefined
+    return exists ? this.store.update(resource, plain) : this.store.create(resource, plain)
+  }
+
+  /** delete; a Namespace takes its contents with it */
+  remove (kind: string, namespace: string | undefined, name: string): KubeObject {
+    return this.store.delete(resourceFor(kind), namespace, name)
+  }
+
+  get<T extends object = KubeObject> (kind: string, namespace: string | undefined, name: string): T | undefined {
+    return this.store.get(resourceFor(kind), namespace, name) as T | undefined
+  }
+
+  list<T extends object = KubeObject> (kind: string, namespace?: string): T[] {
+    return this.store.list(resourceFor(kind), namespace) as T[]
+  }
+
+  // -- request log ---------------------------------------------------------------------------
+
+  /** every request received, in order (including faulted ones; none while down in 'refuse' mode) */
+  get requests (): readonly RequestRecord[] {
+    return this.log
+  }
+
+  stats (): RequestStats {
+    const byVerb: Record<Verb, number> = { get: 0, list: 0, watch: 0, create: 0, update: 0, patch: 0, delete: 0, other: 0 }
+    for (const r of this.log) byVerb[r.verb]++
+    return { total: this.log.length, writes: this.log.filter((r) => WRITES.has(r.verb)).length, byVerb }
+  }
+
+  clearRequests (): void {
+    this.log.length = 0
+  }
+
+  // -- watches ---------------------------------------------------------------------------------
+
+  /** open watch streams, optionally only those on one resource (kind or plural) */
+  watcherCount (kind?: string): number {
+    return this.hub.count(kind === undefined ? undefined : resourceFor(kind))
+  }
+
+  waitForWatchers (count: number, kind?: string, timeoutMs = 2000): Promise<void> {
+    return waitFor(() => this.watcherCount(kind) >= count, `${count} watch(es) on ${kind ?? 'any resource'}`, timeoutMs)
+  }
+
+  /** cut every open watch: the socket is destroyed mid-stream, as when a connection dies */
+  dropWatches (): void {
+    this.hub.closeAll('destroy')
+  }
+
+  /** end every open watch cleanly, as the apiserver does when a watch reaches its timeout */
+  endWatches (): void {
+    this.hub.closeAll('end')
+  }
+
+  /** forget the history: watches from any resourceVersion before now get 410 Expired */
+  compact (): void {
+    this.store.compact()
+  }
+
+  /**
+   * What a client sees when the apiserver restarts: every connection dropped, the watch cache gone
+   * (old resourceVersions get 410), optionally a resourceVersion far ahead. Objects are kept.
+   */
+  restart (options: { newResourceVersionBase?: number } = {}): void {
+    this.dropWatches()
+    this.parked.length = 0
+    for (const socket of this.sockets) socket.destroy()
+    this.store.compact(options.newResourceVersionBase)
+  }
+
+  // -- faults ----------------------------------------------------------------------------------
+
+  /** answer matching requests with the fault (times: how many; default every one); returns its removal */
+  injectFault (match: RequestMatch, fault: Fault, options: { times?: number } = {}): () => void {
+    const entry = { match, fault, remaining: options.times ?? Infinity }
+    this.faults.push(entry)
+    return () => {
+      const at = this.faults.indexOf(entry)
+      if (at >= 0) this.faults.splice(at, 1)
+    }
+  }
+
+  /** the next n requests (matching, if given) fail with the response, default 500 */
+  failNext (n: number, response: FaultResponse = { status: 500 }, match: RequestMatch = () => true): () => void {
+    return this.injectFault(match, response, { times: n })
+  }
+
+  /** from now on accept requests and never answer them, until releaseHung() */
+  hang (): void {
+    this.hanging = true
+  }
+
+  /** stop hanging and serve every request held so far (hung by hang() or a 'hang' fault) */
+  releaseHung (): void {
+    this.hanging = false
+    for (const serve of this.parked.splice(0)) serve()
+  }
+
+  /**
+   * Take the server down or bring it back. 'refuse' (default) stops listening and destroys every
+   * connection, so clients see ECONNREFUSED; '503' answers everything with 503 and drops watches.
+   */
+  async setDown (down: boolean, options: { mode?: 'refuse' | '503' } = {}): Promise<void> {
+    if (down) {
+      this.down = options.mode ?? 'refuse'
+      this.dropWatches()
+      if (this.down === 'refuse' && this.server.listening) {
+        const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+        for (const socket of this.sockets) socket.destroy()
+        await closed
+      }
+    } else {
+      this.down = undefined
+      if (!this.server.listening) await this.listen(this.port)
+    }
+  }
+
+  // -- HTTP ------------------------------------------------------------------------------------
+
+  private listen (port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+  }
+
+  private receive (req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://api-double')
+    const route = parseRoute(url.pathname)
+    const method = req.method ?? 'GET'
+    const record: RequestRecord = {
+      method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      verb: verbOf(method, route, url.searchParams),
+      ...(route ? { resource: route.resource.plural, namespace: route.namespace, name: route.name } : {})
+    }
+    this.log.push(record)
+    if (this.down === '503') {
+      record.fault = 'down'
+      return this.answer(res, record, 503, statusOf(503, 'the server is currently unable to handle the request'))
+    }
+    const fault = this.takeFault(record)
+    if (fault === 'reset') {
+      record.fault = 'reset'
+      req.socket.destroy()
+      return
+    }
+    if (fault !== undefined && fault !== 'hang') {
+      record.fault = `status ${fault.status}`
+      return this.answer(res, record, fault.status, fault.body ?? statusOf(fault.status, fault.message ?? 'injected fault', fault.reason))
+    }
+    const serve = (): void => {
+      this.serve(req, res, record, url, route).catch((err: unknown) => {
+        if (err instanceof StatusError) return this.answer(res, record, err.code, err.status)
+        this.answer(res, record, 500, statusOf(500, `api-double bug: ${String(err)}`))
+      })
+    }
+    if (fault === 'hang' || this.hanging) {
+      record.fault = 'hang'
+      this.parked.push(serve)
+      return
+    }
+    serve()
+  }
+
+  private takeFault (record: RequestRecord): Fault | undefined {
+    const entry = this.faults.find((f) => f.remaining > 0 && matchesRequest(f.match, record))
+    if (entry === undefined) return undefined
+    entry.remaining--
+    if (entry.remaining === 0) this.faults.splice(this.faults.indexOf(entry), 1)
+    return entry.fault
+  }
+
+  private async serve (req: IncomingMessage, res: ServerResponse, record: RequestRecord, url: URL, route: Route | undefined): Promise<void> {
+    if (req.headers.authorization !== `Bearer ${this.token}`) throw failure(401, 'Unauthorized')
+    const query = url.searchParams
+    if (query.has('dryRun')) throw failure(400, 'api-double does not support dryRun')
+    if (route === undefined) return this.discovery(res, record, url.pathname)
+    const { resource, namespace, name } = route
+    const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(record.method) ? await readBody(req) : undefined
+    switch (record.verb) {
+      case 'list':
+        return this.answer(res, record, 200, this.listOf(route, query))
+      case 'watch':
+        return this.openWatch(res, record, route, query)
+      case 'get': {
+        const found = this.store.get(resource, namespace, name!)
+        if (found === undefined) throw notFound(resource, name!)
+        return this.answer(res, record, 200, found)
+      }
+      case 'create':
+        if (resource.namespaced && namespace === undefined) break
+        return this.answer(res, record, 201, this.store.create(resource, parseJson(body), namespace))
+      case 'update':
+        return this.answer(res, record, 200, this.store.update(resource, parseJson(body), { namespace, name: name! }))
+      case 'patch': {
+        const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim()
+        return this.answer(res, record, 200, this.store.patch(resource, namespace, name!, contentType, parseJson(body)))
+      }
+      case 'delete': {
+        const options = body === undefined || body.length === 0 ? undefined : parseJson(body)
+        const deleted = this.store.delete(resource, namespace, name!, isRecord(options) ? recordAt(options, 'preconditions') : {})
+        // most resources (secrets, events) answer a delete with a Success Status, not the object
+        const success: Status = {
+          kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: name!, kind: resource.plural, uid: deleted.metadata.uid }, code: 200
+        }
+        return this.answer(res, record, 200, success)
+      }
+    }
+    throw failure(405, `the server does not allow this method on the requested resource`)
+  }
+
+  private listOf (route: Route, query: URLSearchParams): unknown {
+    const { resource, namespace } = route
+    const current = this.store.resourceVersion
+    const asked = parseResourceVersion(query.get('resourceVersion'))
+    if (asked !== undefined && asked > current) {
+      throw failure(504, `Too large resource version: ${asked}, current: ${current}`, 'Timeout', {
+        causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }]
+      })
+    }
+    const matches = this.matcherFor(route, query)
+    let items = this.store.list(resource, namespace).filter(matches)
+    let listVersion = current
+    const token = query.get('continue')
+    if (token) {
+      const { rv, after } = decodeContinue(token)
+      if (rv < this.store.compactedThrough) {
+        throw failure(410, 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.', 'Expired')
+      }
+      items = items.filter((o) => keyOf(o) > after)
+      listVersion = rv
+    }
+    const limit = Number(query.get('limit') ?? 0)
+    let next: string | undefined
+    if (limit > 0 && items.length > limit) {
+      items = items.slice(0, limit)
+      next = Buffer.from(JSON.stringify({ rv: listVersion, after: keyOf(items.at(-1)!) })).toString('base64url')
+    }
+    return {
+      kind: `${resource.kind}List`,
+      apiVersion: 'v1',
+      metadata: { resourceVersion: String(listVersion), ...(next ? { continue: next } : {}) },
+      // list items come without kind and apiVersion from the real apiserver too
+      items: items.map(({ kind: _kind, apiVersion: _apiVersion, ...rest }) => rest)
+    }
+  }
+
+  private matcherFor (route: Route, query: URLSearchParams): Matcher {
+    const labels = labelMatcher(query.get('labelSelector') ?? '')
+    const fields = fieldMatcher(route.resource, query.get('fieldSelector') ?? '')
+    const namespace = route.namespace
+    return (obj) => (namespace === undefined || obj.metadata.namespace === namespace) && labels(obj) && fields(obj)
+  }
+
+  private openWatch (res: ServerResponse, record: RequestRecord, route: Route, query: URLSearchParams): void {
+    const request: WatchRequest = {
+      resource: route.resource,
+      ...(route.namespace !== undefined ? { namespace: route.namespace } : {}),
+      matches: this.matcherFor(route, query),
+      from: parseResourceVersion(query.get('resourceVersion')),
+      bookmarks: ['true', '1'].includes(query.get('allowWatchBookmarks') ?? '')
+    }
+    if (query.has('timeoutSeconds')) request.timeoutSeconds = Number(query.get('timeoutSeconds'))
+    record.status = 200
+    this.hub.open(res, request)
+  }
+
+  private discovery (res: ServerResponse, record: RequestRecord, path: string): void {
+    const documents: Record<string, unknown> = {
+      '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] },
+      '/api/v1': {
+        kind: 'APIResourceList',
+        groupVersion: 'v1',
+        resources: RESOURCES.map((r) => ({
+          name: r.plural,
+          singularName: r.singular,
+          namespaced: r.namespaced,
+          kind: r.kind,
+          verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']
+        }))
+      },
+      '/apis': { kind: 'APIGroupList', apiVersion: 'v1', groups: [] },
+      '/version': { major: '1', minor: '33', gitVersion: 'v1.33.0-api-double' }
+    }
+    if (['/healthz', '/livez', '/readyz'].includes(path)) {
+      record.status = 200
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
+      return
+    }
+    const document = documents[path]
+    if (document === undefined) throw failure(404, 'the server could not find the requested resource', 'NotFound')
+    this.answer(res, record, 200, document)
+  }
+
+  private answer (res: ServerResponse, record: RequestRecord, status: number, body: unknown): void {
+    record.status = status
+    if (res.headersSent || res.destroyed) return
+    res.writeHead(status, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(body))
+  }
+}
+
+interface Route {
+  resource: ResourceKind
+  namespace?: string
+  name?: string
+}
+
+/** /api/v1/{plural}[/{name}] or /api/v1/namespaces/{ns}/{plural}[/{name}] */
+function parseRoute (path: string): Route | undefined {
+  if (!path.startsWith('/api/v1/')) return undefined
+  const segments = path.slice('/api/v1/'.length).split('/').map(decodeURIComponent)
+  const scoped = segments[0] === 'namespaces' && segments.length >= 3
+  const [namespace, plural, name, ...rest] = scoped ? segments.slice(1) : [undefined, ...segments]
+  const resource = RESOURCES.find((r) => r.plural === plural)
+  if (resource === undefined || rest.length > 0 || (scoped && !resource.namespaced)) return undefined
+  return { resource, ...(namespace !== undefined ? { namespace } : {}), ...(name ? { name } : {}) }
+}
+
+function verbOf (method: string, route: Route | undefined, query: URLSearchParams): Verb {
+  if (route === undefined) return 'other'
+  const item = route.name !== undefined
+  switch (method) {
+    case 'GET': return item ? 'get' : ['true', '1'].includes(query.get('watch') ?? '') ? 'watch' : 'list'
+    case 'POST': return item ? 'other' : 'create'
+    case 'PUT': return item ? 'update' : 'other'
+    case 'PATCH': return item ? 'patch' : 'other'
+    case 'DELETE': return item ? 'delete' : 'other'
+    default: return 'other'
+  }
+}
+
+function matchesRequest (match: RequestMatch, record: RequestRecord): boolean {
+  if (typeof match === 'function') return match(record)
+  return Object.entries(match).every(([key, value]) => record[key as keyof RequestRecord] === value)
+}
+
+function kindOf (obj: KubeObjectInput): string {
+  if (obj.kind === undefined) throw new Error('api-double: objects handed to the helpers need a kind')
+  return obj.kind
+}
+
+/** undefined for absent or empty; a 400 for anything but a non-negative integer */
+function parseResourceVersion (value: string | null): number | undefined {
+  if (value === null || value === '') return undefined
+  if (!/^\d+$/.test(value)) throw failure(400, `invalid resource version: ${value}`)
+  return Number(value)
+}
+
+function decodeContinue (token: string): { rv: number, after: string } {
+  try {
+    const decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { rv: number, after: string }
+    if (typeof decoded.rv === 'number' && typeof decoded.after === 'string') return decoded
+  } catch {
+    // not base64 JSON: fall through to the 400
+  }
+  throw failure(400, 'continue key is not valid')
+}
+
+function parseJson (body: Buffer | undefined): unknown {
+  try {
+    return JSON.parse(body?.toString('utf8') ?? '')
+  } catch (err) {
+    throw failure(400, `the body of the request is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+async function readBody (req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES) throw failure(413, 'the request body is too large')
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** poll until the check passes; rejects with what was awaited after timeoutMs */
+export async function waitFor (check: () => boolean, what = 'condition', timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
