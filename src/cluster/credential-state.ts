@@ -51,6 +51,14 @@ export class CredentialState {
     return this.byTenant.get(tenant) ?? this.sharedOnly
   }
 
+  /** conflicts and unusable sources as plain loggable records: names and keys, never data */
+  issues (): { conflicts: KeyConflict[], problems: CredentialProblem[] } {
+    return {
+      conflicts: this.conflicts.map(({ tenant, key, kept, dropped }) => ({ tenant, key, kept, dropped })),
+      problems: this.problems.map(({ secret, reason }) => ({ secret, reason }))
+    }
+  }
+
   /** tenants with sources of their own (shared-only tenants are every other tenant namespace) */
   tenantsWithOwnCredentials (): IterableIterator<string> {
     return this.byTenant.keys()

@@ -1,0 +1,260 @@
+// One list+watch cache that keeps itself alive. client-node 2.0.1's ListWatch relists by itself after
+// a 410 and reconnects after a clean end, but after any other failure (dropped connection, refused,
+// non-200 watch, failed list) it emits 'error' once and stops for good: this supervisor restarts it
+// with backoff, bounds the list with a timeout, and records when the API server was last heard from.
+//
+// Staleness, as reported by `ageSeconds()` (pullguard_cache_age_seconds): the time since the last
+// contact with the API server for this cache: a successful list, a watch stream opened (HTTP 200),
+// or any watch event including bookmarks. A healthy watch makes contact at least every ~30 s (the
+// client's inactivity timeout reconnects a quiet watch), so an age beyond `staleAfterMs` means the
+// cache may be missing changes; it keeps serving its last good state meanwhile.
+
+import * as k8s from '@kubernetes/client-node'
+import type { Logger } from '../../logging.js'
+import { apiFailure, withTimeout } from './kube-client.js'
+
+export type InformerEvent = 'add' | 'update' | 'delete'
+
+export interface ListRequest {
+  labelSelector?: string
+  fieldSelector?: string
+  limit: number
+  _continue?: string
+}
+
+export interface InformerTiming {
+  /** per list page: a hung API server must not stall the relist forever */
+  listTimeoutMs: number
+  /** items per list page, as client-go's reflector (keeps each response small on big clusters) */
+  pageSize: number
+  /** restart after a failure: first delay, doubling per consecutive failure, capped */
+  restartBaseDelayMs: number
+  restartMaxDelayMs: number
+  /** no contact for this long: log that the cache is stale */
+  staleAfterMs: number
+}
+
+export const DEFAULT_INFORMER_TIMING: InformerTiming = {
+  listTimeoutMs: 60_000,
+  pageSize: 500,
+  restartBaseDelayMs: 500,
+  restartMaxDelayMs: 30_000,
+  // three times the client's 30 s watch inactivity timeout: a healthy watch never gets here
+  staleAfterMs: 90_000
+}
+
+export interface InformerOptions<T extends k8s.KubernetesObject> {
+  /** names the cache in logs and in the cache-age metric */
+  name: string
+  kubeConfig: k8s.KubeConfig
+  /** the collection URL the watch opens, e.g. /api/v1/namespaces */
+  path: string
+  /** one page of the same collection; must honour the request's selectors (ListWatch only gives them to the watch) */
+  listPage: (request: ListRequest, options: k8s.ConfigurationOptions) => Promise<k8s.KubernetesListObject<T>>
+  labelSelector?: string
+  fieldSelector?: string
+  /** every change to the cache, including those a relist discovers; must not throw */
+  onEvent: (event: InformerEvent, object: T) => void
+  logger: Logger
+  timing?: Partial<InformerTiming>
+}
+
+export class Informer<T extends k8s.KubernetesObject> {
+  private readonly timing: InformerTiming
+  private readonly listWatch: k8s.ListWatch<T>
+  private readonly log: Logger
+  private synced = false
+  private readonly syncWaiters: Array<() => void> = []
+  private stopped = true
+  private lastContact = performance.now()
+  private stale = false
+  private failures = 0
+  private restartTimer: NodeJS.Timeout | undefined
+  private staleTimer: NodeJS.Timeout | undefined
+  private readonly delays = new Set<NodeJS.Timeout>()
+
+  constructor (private readonly options: InformerOptions<T>) {
+    this.timing = { ...DEFAULT_INFORMER_TIMING, ...options.timing }
+    this.log = options.logger.child({ cache: options.name })
+    const watch = new ContactWatch(options.kubeConfig, () => this.contact(), () => this.stopped)
+    this.listWatch = new k8s.ListWatch<T>(options.path, watch, () => this.listAll(), false,
+      options.labelSelector, options.fieldSelector, { delayFn: ms => this.delay(ms) })
+    for (const event of ['add', 'update', 'delete'] as const) {
+      this.listWatch.on(event, object => this.deliver(event, object))
+    }
+    this.listWatch.on('error', err => this.failed(err))
+  }
+
+  get name (): string {
+    return this.options.name
+  }
+
+  /** the first list has been applied; stays true through later outages */
+  get hasSynced (): boolean {
+    return this.synced
+  }
+
+  whenSynced (): Promise<void> {
+    return this.synced ? Promise.resolve() : new Promise(resolve => this.syncWaiters.push(resolve))
+  }
+
+  get (name: string, namespace?: string): T | undefined {
+    return this.listWatch.get(name, namespace)
+  }
+
+  list (): readonly T[] {
+    return this.listWatch.list()
+  }
+
+  /** seconds since the API server was last heard from for this cache (see the header) */
+  ageSeconds (): number {
+    return (performance.now() - this.lastContact) / 1000
+  }
+
+  start (): void {
+    if (!this.stopped) return
+    this.stopped = false
+    this.lastContact = performance.now()
+    const interval = Math.min(this.timing.staleAfterMs / 3, 10_000)
+    this.staleTimer = setInterval(() => this.checkStale(), interval)
+    this.staleTimer.unref()
+    this.restart()
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    clearTimeout(this.restartTimer)
+    clearInterval(this.staleTimer)
+    // ListWatch.stop() does not cancel a reconnect delay in progress: those delays now never end.
+    for (const timer of this.delays) clearTimeout(timer)
+    this.delays.clear()
+    await this.listWatch.stop()
+  }
+
+  private restart (): void {
+    // start() resolves after the list and the watch request; failures arrive as 'error' events.
+    this.listWatch.start().catch((err: unknown) => this.failed(err))
+  }
+
+  private async listAll (): Promise<k8s.KubernetesListObject<T>> {
+    const { labelSelector, fieldSelector } = this.options
+    const items: T[] = []
+    let resourceVersion: string | undefined
+    let next: string | undefined
+    do {
+      const page = await this.options.listPage({
+        ...(labelSelector !== undefined && { labelSelector }),
+        ...(fieldSelector !== undefined && { fieldSelector }),
+        limit: this.timing.pageSize,
+        ...(next !== undefined && { _continue: next })
+      }, withTimeout(this.timing.listTimeoutMs))
+      items.push(...page.items)
+      // every page of one list is served at the first page's resourceVersion
+      resourceVersion ??= page.metadata?.resourceVersion
+      next = page.metadata?._continue || undefined
+    } while (next !== undefined)
+    this.contact()
+    if (!this.synced) {
+      // ListWatch applies the items right after this promise resolves, synchronously: by the next
+      // macrotask the cache holds them all.
+      setImmediate(() => this.markSynced(items.length))
+    } else {
+      this.log.info({ items: items.length }, 'cache relisted')
+    }
+    return { metadata: { ...(resourceVersion !== undefined && { resourceVersion }) }, items }
+  }
+
+  private markSynced (items: number): void {
+    if (this.synced || this.stopped) return
+    this.synced = true
+    this.log.info({ items }, 'cache synced')
+    for (const resolve of this.syncWaiters.splice(0)) resolve()
+  }
+
+  private deliver (event: InformerEvent, object: T): void {
+    try {
+      this.options.onEvent(event, object)
+    } catch (err) {
+      // a consumer bug must not break the ListWatch mid-list
+      this.log.error({ err, event, object: object.metadata?.name }, 'cache event handler failed')
+    }
+  }
+
+  private failed (err: unknown): void {
+    if (this.stopped) return // stop() aborts the watch, which reports an AbortError
+    this.failures++
+    const exponential = Math.min(this.timing.restartBaseDelayMs * 2 ** (this.failures - 1), this.timing.restartMaxDelayMs)
+    const retryInMs = Math.round(exponential * (0.8 + Math.random() * 0.4))
+    this.log.warn({ error: apiFailure(err), failures: this.failures, retryInMs }, 'list/watch failed; restarting')
+    clearTimeout(this.restartTimer)
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined
+      if (!this.stopped) this.restart()
+    }, retryInMs)
+    this.restartTimer.unref()
+  }
+
+  private contact (): void {
+    this.lastContact = performance.now()
+    this.failures = 0
+    if (this.stale) {
+      this.stale = false
+      this.log.info('cache fresh again: API server reachable')
+    }
+  }
+
+  private checkStale (): void {
+    if (this.stale || this.ageSeconds() * 1000 < this.timing.staleAfterMs) return
+    this.stale = true
+    this.log.warn({ ageSeconds: Math.round(this.ageSeconds()) },
+      'cache stale: API server not heard from; admission keeps serving the last good state')
+  }
+
+  /** ListWatch's reconnect pacing; never resolves once stopped, so a stopped informer stays stopped */
+  private delay (ms: number): Promise<void> {
+    return new Promise(resolve => {
+      if (this.stopped) return
+      const timer = setTimeout(() => {
+        this.delays.delete(timer)
+        resolve()
+      }, ms)
+      this.delays.add(timer)
+    })
+  }
+}
+
+/**
+ * A Watch that reports each sign of life: the stream opening, and every event (bookmarks asked for).
+ * It also closes a stream that opens after stop(): ListWatch.stop() cannot abort a watch whose
+ * request is still connecting, and that stream would otherwise stay open for good.
+ */
+class ContactWatch extends k8s.Watch {
+  constructor (
+    config: k8s.KubeConfig,
+    private readonly onContact: () => void,
+    private readonly isStopped: () => boolean
+  ) {
+    super(config)
+  }
+
+  override async watch (
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void
+  ): Promise<AbortController> {
+    let ended = false
+    const controller = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, object, raw) => {
+      this.onContact()
+      callback(phase, object, raw)
+    }, err => {
+      ended = true
+      done(err)
+    })
+    // watch() resolves once the response headers are in; not ended means a 200 stream is open
+    if (this.isStopped()) controller.abort()
+    else if (!ended) this.onContact()
+    return controller
+  }
+}

@@ -1,0 +1,51 @@
+import t from 'tap'
+import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL } from '../../src/admission/options.js'
+import { planManagedSecret, type StoredSecret } from '../../src/cluster/live/managed-secret-plan.js'
+import { managedSecretObject } from '../../src/cluster/static-view.js'
+import type { ManagedSecretSpec } from '../../src/cluster/view.js'
+
+const TENANT_LABEL = 'pullguard.dev/tenant'
+const config = '{"auths":{"registry.acme.example":{"auth":"YTpi"}}}'
+const spec: ManagedSecretSpec = { namespace: 'team-a', name: 'pullguard-registry-credentials', tenant: 'acme', dockerConfigJson: config, contentHash: 'h1' }
+const stored = (edit: (s: StoredSecret) => void = () => {}): StoredSecret => {
+  const secret: StoredSecret = structuredClone(managedSecretObject(spec, TENANT_LABEL))
+  secret.metadata!.resourceVersion = '42'
+  edit(secret)
+  return secret
+}
+
+const cases: Array<{ name: string, desired: ManagedSecretSpec | undefined, current: StoredSecret | undefined, want: unknown }> = [
+  { name: 'nothing wanted, nothing there', desired: undefined, current: undefined, want: { action: 'none' } },
+  { name: 'wanted, missing: create', desired: spec, current: undefined, want: { action: 'create', body: managedSecretObject(spec, TENANT_LABEL) } },
+  { name: 'exact already', desired: spec, current: stored(), want: { action: 'none' } },
+  { name: 'labels or annotations others added do not count as drift', desired: spec, current: stored(s => { s.metadata!.labels!.extra = 'x'; s.metadata!.annotations!.note = 'y' }), want: { action: 'none' } },
+  { name: 'stale hash: replace with precondition', desired: { ...spec, contentHash: 'h2' }, current: stored(), want: { action: 'replace', body: { metadata: { resourceVersion: '42', annotations: { [CONTENT_HASH_ANNOTATION]: 'h2' } } } } },
+  { name: 'edited data: replace', desired: spec, current: stored(s => { s.data = { '.dockerconfigjson': 'e30=' } }), want: { action: 'replace' } },
+  { name: 'an extra data key: replace', desired: spec, current: stored(s => { s.data!.extra = 'eA==' }), want: { action: 'replace' } },
+  { name: 'tenant label changed: replace', desired: spec, current: stored(s => { s.metadata!.labels![TENANT_LABEL] = 'globex' }), want: { action: 'replace' } },
+  { name: 'not wanted, ours: delete with precondition', desired: undefined, current: stored(), want: { action: 'delete', resourceVersion: '42', recreate: false } },
+  { name: 'not wanted, not ours: leave it', desired: undefined, current: stored(s => { delete s.metadata!.labels![MANAGED_BY_LABEL] }), want: { action: 'none' } },
+  { name: 'wanted, not ours: conflict', desired: spec, current: stored(s => { s.metadata!.labels = { app: 'other' } }), want: { action: 'conflict' } },
+  { name: 'managed-by with another value is not ours', desired: spec, current: stored(s => { s.metadata!.labels![MANAGED_BY_LABEL] = 'helm' }), want: { action: 'conflict' } },
+  { name: 'ours with the wrong type: delete, then create', desired: spec, current: stored(s => { s.type = 'Opaque' }), want: { action: 'delete', recreate: true } },
+  { name: 'ours, immutable and stale: delete, then create', desired: { ...spec, contentHash: 'h2' }, current: stored(s => { s.immutable = true }), want: { action: 'delete', recreate: true } },
+  { name: 'ours, immutable and exact: leave it', desired: spec, current: stored(s => { s.immutable = true }), want: { action: 'none' } }
+]
+
+for (const { name, desired, current, want } of cases) {
+  t.test(name, async t => {
+    t.match(planManagedSecret(desired, current, TENANT_LABEL), want)
+  })
+}
+
+t.test('a replace keeps what others added and sets exactly our data', async t => {
+  const plan = planManagedSecret({ ...spec, contentHash: 'h2' }, stored(s => {
+    s.metadata!.labels!.extra = 'x'
+    s.data!.junk = 'eA=='
+  }), TENANT_LABEL)
+  t.equal(plan.action, 'replace')
+  if (plan.action !== 'replace') return
+  t.same(plan.body.metadata?.labels, { [MANAGED_BY_LABEL]: 'pullguard', [TENANT_LABEL]: 'acme', extra: 'x' })
+  t.same(plan.body.data, { '.dockerconfigjson': Buffer.from(config).toString('base64') })
+  t.equal(plan.body.type, 'kubernetes.io/dockerconfigjson')
+})
