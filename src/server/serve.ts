@@ -45,6 +45,8 @@ export interface StartServerOptions {
   metrics?: Metrics
   /** SIGTERM/SIGINT (and uncaught errors) shut down gracefully and exit the process; default true */
   handleSignals?: boolean
+  /** runs once the last review has been answered: stop what feeds the service (informers, queues) */
+  onShutdown?: () => Promise<void>
 }
 
 export interface ServerHandle {
@@ -140,6 +142,7 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
       // Stops accepting, closes idle keep-alive connections, waits for in-flight requests.
       await app.close()
       await metricsListener.close()
+      await options.onShutdown?.()
       logger.info('shut down')
     })()
     return closing
