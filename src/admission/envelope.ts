@@ -31,6 +31,10 @@ export function parseAdmissionReview (body: unknown): ParsedReview {
   }
   if (request.dryRun !== undefined && request.dryRun !== null && typeof request.dryRun !== 'boolean') return fail('request.dryRun is not a boolean')
   if (request.resource !== undefined && !isObject(request.resource)) return fail('request.resource is not an object')
+  if (request.userInfo !== undefined && request.userInfo !== null) {
+    if (!isObject(request.userInfo)) return fail('request.userInfo is not an object')
+    if (request.userInfo.username !== undefined && typeof request.userInfo.username !== 'string') return fail('request.userInfo.username is not a string')
+  }
   for (const field of ['object', 'oldObject'] as const) {
     const value = request[field]
     if (value !== undefined && value !== null && !isObject(value)) return fail(`request.${field} is not an object`)

@@ -30,6 +30,8 @@ t.test('rejects what is not an answerable review, saying why', async t => {
     ['array subResource', { ...base, request: { ...request, subResource: ['x'] } }, /request\.subResource is not a string/],
     ['string dryRun', { ...base, request: { ...request, dryRun: 'true' } }, /request\.dryRun is not a boolean/],
     ['string resource', { ...base, request: { ...request, resource: 'pods' } }, /request\.resource is not an object/],
+    ['numeric username', { ...base, request: { ...request, userInfo: { username: 5 } } }, /request\.userInfo\.username is not a string/],
+    ['string userInfo', { ...base, request: { ...request, userInfo: 'alice' } }, /request\.userInfo is not an object/],
     ['object not an object', { ...base, request: { ...request, object: 'pod' } }, /request\.object is not an object/],
     ['a huge string value is not echoed whole', { ...base, kind: 'x'.repeat(10000) }, /^kind must be AdmissionReview, got "x{64}…"$/]
   ]
