@@ -43,11 +43,14 @@ export function decide (request: AdmissionRequest, cluster: ClusterSnapshot, opt
   if (pod === undefined || !isObject(pod.spec)) return skip('no pod spec in the request')
   const namespace = request.namespace ?? pod.metadata?.namespace ?? ''
   const tenant = cluster.tenantOf(namespace)
-  if (typeof tenant !== 'string') return skip(tenant === null ? 'namespace is not a tenant' : 'namespace unknown')
+  if (tenant === null) return skip('namespace is not a tenant')
   // Only a kubelet's mirror of a static Pod is spared: anyone can write the annotation on a Pod.
   if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined &&
       request.userInfo?.username?.startsWith('system:node:') === true) return skip('mirror pod')
 
+  // The API server calls pullguard only for namespaces carrying the tenant label, so one the view
+  // cannot resolve (created a moment ago, and the live lookup failed) is a tenant whose name is not
+  // known: the pull policy, which needs no name, is still enforced; credentials cannot be chosen.
   const review = new PodReview(tenant, cluster, options)
   if (target === 'create') {
     for (const list of CONTAINER_LISTS) review.containers(list, pod.spec[list])
@@ -62,9 +65,11 @@ export function decide (request: AdmissionRequest, cluster: ClusterSnapshot, opt
   if (review.foreign.length > 0 && options.foreignRegistryPolicy === 'deny') return review.deny(request.uid)
 
   let ensureSecret: ManagedSecretSpec | undefined
-  const credentials = cluster.credentialsOf(tenant)
+  const credentials = tenant === undefined ? undefined : cluster.credentialsOf(tenant)
   if (target === 'create') {
-    if (credentials === undefined) {
+    if (tenant === undefined) {
+      review.warn(`pullguard: the tenant of namespace "${namespace}" is not known yet; pull policy enforced, no pull secret added`)
+    } else if (credentials === undefined) {
       review.warn(`pullguard: tenant "${tenant}" has no registry credentials; no pull secret was added`)
     } else {
       const op = addPullSecret(pod.spec.imagePullSecrets, options.managedSecretName)
@@ -107,7 +112,8 @@ class PodReview {
   private readonly enforced: string[] = []
 
   constructor (
-    private readonly tenant: string,
+    /** undefined: a tenant namespace whose tenant could not be resolved */
+    private readonly tenant: string | undefined,
     private readonly cluster: ClusterSnapshot,
     private readonly options: AdmissionOptions
   ) {}
@@ -121,7 +127,7 @@ class PodReview {
       const imageName = this.image(image)
       if (imagePullPolicy !== 'Always' && !this.exempt(imageName)) {
         this.patch.push(forceContainerPullPolicy(list, index))
-        this.enforced.push(`${list}/${name}`)
+        this.enforced.push(`${list}/${nameOr(name, index)}`)
       }
     }
   }
@@ -134,7 +140,7 @@ class PodReview {
       const imageName = this.image(volume.image.reference)
       if (volume.image.pullPolicy !== 'Always' && !this.exempt(imageName)) {
         this.patch.push(forceImageVolumePullPolicy(index))
-        this.enforced.push(`volumes/${volume.name}`)
+        this.enforced.push(`volumes/${nameOr(volume.name, index)}`)
       }
     }
   }
@@ -147,6 +153,7 @@ class PodReview {
       this.warn(`pullguard: image "${reference}" is not a valid image reference`)
       return undefined
     }
+    if (this.tenant === undefined) return name
     const coverage = this.cluster.registries.lookup(name, this.tenant)
     if (!coverage.covered && coverage.foreignOwner !== undefined) {
       this.foreign.push({ image: reference, scope: coverage.foreignOwner.scope, owner: coverage.foreignOwner.tenant })
@@ -204,7 +211,7 @@ class PodReview {
       ...(ensureSecret !== undefined && { ensureSecret }),
       summary: {
         decision,
-        reason: this.patch.length > 0 ? 'enforced' : 'already compliant',
+        reason: this.tenant === undefined ? 'tenant unknown: pull policy only' : this.patch.length > 0 ? 'enforced' : 'already compliant',
         tenant: this.tenant,
         patchOperations: this.patch.length,
         warnings: this.warnings.length
@@ -223,6 +230,12 @@ function allow (uid: string, reason: string): Decision {
     response: { uid, allowed: true },
     summary: { decision: 'allowed', reason, patchOperations: 0, warnings: 0 }
   }
+}
+
+// Names come from the request and are strings in anything the API server sends; a hand-made review
+// may carry anything, and building the audit note must not throw on it.
+function nameOr (name: unknown, index: number): string {
+  return typeof name === 'string' ? name : `#${index}`
 }
 
 function asArray (value: unknown): unknown[] {

@@ -45,7 +45,7 @@ const pod = fc.record({
   const clean = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined))
   return { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'p-', namespace: 'team-a', labels: { app: 'x' } }, spec: clean }
 })
-const namespaces = fc.constantFrom('team-a', 'team-b', 'sandbox', 'default')
+const namespaces = fc.constantFrom('team-a', 'team-b', 'sandbox', 'default', 'not-in-the-view')
 const options = fc.record({
   foreignRegistryPolicy: fc.constantFrom('warn', 'deny', 'ignore'),
   alwaysPullExempt: fc.constantFrom([], ['registry.k8s.io/pause'], ['quay.io/infra/*'])

@@ -107,9 +107,9 @@ const cases: Case[] = [
     expect: { patch: [] }
   },
   {
-    name: 'namespace the cluster view has never seen: untouched',
+    name: 'namespace the view cannot resolve (only tenant namespaces reach the webhook): pull policy enforced, no credentials',
     request: request => { request.namespace = 'brand-new' },
-    expect: { patch: [] }
+    expect: { patch: FIXTURE_POLICY_OPS, warnings: [/the tenant of namespace "brand-new" is not known yet; pull policy enforced, no pull secret added/], ensureSecret: false }
   },
   {
     name: 'a custom tenant label key is honoured',
@@ -323,11 +323,13 @@ t.test('a review without object or spec is allowed untouched', async t => {
 t.test('garbage inside containers never throws and never yields a bad patch', async t => {
   const request = podCreateReview().request as AdmissionRequest
   const pod = request.object as Pod
-  spec(pod).containers = [null, 42, 'x', { name: 'ok', image: 'registry.acme.example/a:1' }, { name: 'noimage' }] as never
-  spec(pod).volumes = [null, { name: 'v', image: 'not-an-object' }] as never
+  spec(pod).containers = [null, 42, 'x', { name: 'ok', image: 'registry.acme.example/a:1' }, { name: 'noimage' }, { name: { toString: 1 }, image: 'x' }] as never
+  spec(pod).volumes = [null, { name: 'v', image: 'not-an-object' }, { name: { toString: 1 }, image: { reference: 'x' } }] as never
   const view = new StaticClusterView(standardCluster(), DEFAULT_ADMISSION_OPTIONS)
   const decision = decide(request, view.snapshot(), DEFAULT_ADMISSION_OPTIONS)
   const patch = decodePatch(decision.response.patch)
-  t.same(patch.slice(2, 4), [always('/spec/containers/3/imagePullPolicy'), always('/spec/containers/4/imagePullPolicy')])
+  t.same(patch.slice(2, 6), [always('/spec/containers/3/imagePullPolicy'), always('/spec/containers/4/imagePullPolicy'),
+    always('/spec/containers/5/imagePullPolicy'), always('/spec/volumes/2/image/pullPolicy')])
+  t.match(decision.response.auditAnnotations?.['always-pull-enforced'], /containers\/#5,volumes\/#2$/, 'a name that is not a string is named by its index')
   t.doesNotThrow(() => applyPatch(deepClone(pod), patch as never, true, false))
 })
