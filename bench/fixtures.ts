@@ -131,9 +131,9 @@ const SHARED_MIRROR = 'mirror.platform.example'
  * the credentials namespace one Secret per tenant, plus: every 10th tenant a Docker Hub login (a
  * host-only key on a public registry: no ownership), every 7th a second key in its Secret, every 25th
  * a vendor registry key shared with other tenants, two `*.` glob keys in the whole cluster, and three
- * shared Secrets granted to everyone.
+ * shared Secrets granted to everyone. `allOptedIn`: no plain namespaces, every one a tenant's.
  */
-export function syntheticCluster ({ namespaces, tenants }: ClusterSize, seed = 42): SyntheticCluster {
+export function syntheticCluster ({ namespaces, tenants }: ClusterSize, seed = 42, options: { allOptedIn?: boolean } = {}): SyntheticCluster {
   const random = mulberry32(seed)
   const objects: object[] = []
   const tenantNames = Array.from({ length: tenants }, (_, t) => `tenant-${String(t).padStart(5, '0')}`)
@@ -142,7 +142,7 @@ export function syntheticCluster ({ namespaces, tenants }: ClusterSize, seed = 4
   let credentialKeys = 0
 
   objects.push(namespace(CREDENTIALS_NAMESPACE, undefined, random))
-  const plain = namespaces - tenants < 0 ? 0 : Math.min(Math.floor(namespaces / 10), namespaces - tenants)
+  const plain = options.allOptedIn === true || namespaces - tenants < 0 ? 0 : Math.min(Math.floor(namespaces / 10), namespaces - tenants)
   const tenantNamespaces: SyntheticCluster['tenantNamespaces'] = []
   for (let i = 0; i < namespaces; i++) {
     if (i < plain) {

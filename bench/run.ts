@@ -3,7 +3,7 @@
 // writes bench/results/<timestamp>.json and bench/results/latest.json, and exits 0 whatever the bars
 // say (pass --check to exit 1 when one fails). See bench/README.md.
 //
-//   node bench/run.ts [--quick] [--only http,scale,pods,profile] [--candidate DIST_CLI ...] [--check]
+//   node bench/run.ts [--quick] [--only http,scale,pods,profile,live] [--candidate DIST_CLI ...] [--check]
 
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -11,12 +11,15 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { runHttp, type HttpConfig } from './http.ts'
+import { runLive, type LiveConfig } from './live.ts'
 import { runPodSize, type PodSizeConfig } from './pod-size.ts'
 import { runProfiles, type ProfileConfig } from './profile.ts'
 import { bars, machine, render, type Results, type Source } from './report.ts'
 import { runScale, type ScaleConfig } from './scale.ts'
 
-const PHASES = ['http', 'scale', 'pods', 'profile'] as const
+const PHASES = ['http', 'scale', 'pods', 'profile', 'live'] as const
+// Not in the default run (it would take it past 3 minutes): only with --only live (or --live).
+const OPT_IN: readonly Phase[] = ['live']
 type Phase = typeof PHASES[number]
 
 interface ModeConfig {
@@ -25,6 +28,7 @@ interface ModeConfig {
   pods: PodSizeConfig
   /** undefined: not profiled in this mode unless asked for with --only */
   profile: ProfileConfig | undefined
+  live: LiveConfig
 }
 
 const SIZES = [
@@ -33,6 +37,10 @@ const SIZES = [
   { namespaces: 10_000, tenants: 1_000 }
 ]
 const CONTAINERS = [1, 10, 60]
+const LIVE_SIZES = [
+  { namespaces: 10, tenants: 10 },
+  { namespaces: 10_000, tenants: 1_000 }
+]
 const PROFILE: ProfileConfig = { warmupSec: 1, durationSec: 5, connections: 16, intervalUs: 250, baseline: true }
 
 // Budgets (bench only, the build comes on top): default ≈ 2½ minutes (HTTP ≈ 105 s, profile ≈ 20 s,
@@ -50,7 +58,8 @@ const MODES: Record<'default' | 'quick', ModeConfig> = {
     },
     scale: { sizes: SIZES, rounds: 15, budgetMs: 40, reviewEveryNamespace: true },
     pods: { containers: CONTAINERS, rounds: 12, budgetMs: 25 },
-    profile: PROFILE
+    profile: PROFILE,
+    live: { sizes: LIVE_SIZES, reviews: 2000, settleSec: 5 }
   },
   quick: {
     http: {
@@ -64,13 +73,16 @@ const MODES: Record<'default' | 'quick', ModeConfig> = {
     },
     scale: { sizes: SIZES, rounds: 6, budgetMs: 15, reviewEveryNamespace: false },
     pods: { containers: CONTAINERS, rounds: 5, budgetMs: 10 },
-    profile: undefined
+    profile: undefined,
+    live: { sizes: LIVE_SIZES, reviews: 500, settleSec: 2 }
   }
 }
 
 const USAGE = `usage: node bench/run.ts [options]   (npm run bench -- [options] builds first)
   --quick              a short run (≈ 25 s): one round per server, shorter latency run, no profile
   --only LIST          phases to run, comma-separated: ${PHASES.join(', ')}
+                       (live is opt-in: not in the default run)
+  --live               the default phases plus live
   --cli FILE           the build to serve and profile (default dist/cli/main.js; in-process phases
                        always use this checkout's dist/)
   --candidate FILE     also load another build's CLI (e.g. /tmp/copy/dist/cli/main.js) in the same
@@ -89,6 +101,7 @@ async function main (): Promise<number> {
       candidate: { type: 'string', multiple: true },
       rounds: { type: 'string' },
       check: { type: 'boolean', default: false },
+      live: { type: 'boolean', default: false },
       out: { type: 'string', default: new URL('results/', import.meta.url).pathname },
       help: { type: 'boolean', default: false }
     }
@@ -105,7 +118,9 @@ async function main (): Promise<number> {
   }
   const rounds = values.rounds === undefined ? undefined : Number(values.rounds)
   if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) throw new UsageError(`--rounds must be a positive integer, got ${values.rounds}`)
-  const runs = (phase: Phase): boolean => only === undefined ? phase !== 'profile' || mode.profile !== undefined : only.includes(phase)
+  const runs = (phase: Phase): boolean => only === undefined
+    ? (phase !== 'profile' || mode.profile !== undefined) && (!OPT_IN.includes(phase) || (phase === 'live' && values.live))
+    : only.includes(phase)
 
   const started = new Date()
   const startedMs = performance.now()
@@ -140,6 +155,10 @@ async function main (): Promise<number> {
     if (runs('profile')) {
       log('profiles under load')
       results.profile = await runProfiles({ ...mode.profile ?? PROFILE, ...values.cli !== undefined && { cli: values.cli } }, join(values.out, 'profiles', stamp), workDir, log)
+    }
+    if (runs('live')) {
+      log('live mode: pullguard serve --kubeconfig against the API double, seeded at 2 sizes')
+      results.live = await runLive({ ...mode.live, ...values.cli !== undefined && { cli: values.cli } }, workDir, log)
     }
   } finally {
     rmSync(workDir, { recursive: true, force: true })
