@@ -1,17 +1,18 @@
 import t from 'tap'
 import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL } from '../../src/admission/options.js'
-import { planManagedSecret, type StoredSecret } from '../../src/cluster/live/managed-secret-plan.js'
+import { dataDigest, planManagedSecret, storedSecret, type ApiSecret, type StoredSecret } from '../../src/cluster/live/managed-secret-plan.js'
 import { managedSecretObject } from '../../src/cluster/static-view.js'
 import type { ManagedSecretSpec } from '../../src/cluster/view.js'
 
 const TENANT_LABEL = 'pullguard.dev/tenant'
 const config = '{"auths":{"registry.acme.example":{"auth":"YTpi"}}}'
 const spec: ManagedSecretSpec = { namespace: 'team-a', name: 'pullguard-registry-credentials', tenant: 'acme', dockerConfigJson: config, contentHash: 'h1' }
-const stored = (edit: (s: StoredSecret) => void = () => {}): StoredSecret => {
-  const secret: StoredSecret = structuredClone(managedSecretObject(spec, TENANT_LABEL))
+// The Secret as the API would return it, edited, then trimmed as every cached or re-read copy is.
+const stored = (edit: (s: ApiSecret) => void = () => {}): StoredSecret => {
+  const secret: ApiSecret = structuredClone(managedSecretObject(spec, TENANT_LABEL))
   secret.metadata!.resourceVersion = '42'
   edit(secret)
-  return secret
+  return storedSecret(secret)
 }
 
 const cases: Array<{ name: string, desired: ManagedSecretSpec | undefined, current: StoredSecret | undefined, want: unknown }> = [
@@ -21,6 +22,10 @@ const cases: Array<{ name: string, desired: ManagedSecretSpec | undefined, curre
   { name: 'labels or annotations others added do not count as drift', desired: spec, current: stored(s => { s.metadata!.labels!.extra = 'x'; s.metadata!.annotations!.note = 'y' }), want: { action: 'none' } },
   { name: 'stale hash: replace with precondition', desired: { ...spec, contentHash: 'h2' }, current: stored(), want: { action: 'replace', body: { metadata: { resourceVersion: '42', annotations: { [CONTENT_HASH_ANNOTATION]: 'h2' } } } } },
   { name: 'edited data: replace', desired: spec, current: stored(s => { s.data = { '.dockerconfigjson': 'e30=' } }), want: { action: 'replace' } },
+  { name: 'edited data, same length: replace', desired: spec, current: stored(s => { s.data!['.dockerconfigjson'] = Buffer.from(config.replace('YTpi', 'YTpj')).toString('base64') }), want: { action: 'replace' } },
+  { name: 'data under another key: replace', desired: spec, current: stored(s => { s.data = { other: s.data!['.dockerconfigjson']! } }), want: { action: 'replace' } },
+  { name: 'no data at all: replace', desired: spec, current: stored(s => { delete s.data }), want: { action: 'replace' } },
+  { name: 'ours, immutable, right hash but tampered data: delete, then create', desired: spec, current: stored(s => { s.immutable = true; s.data = { '.dockerconfigjson': 'e30=' } }), want: { action: 'delete', recreate: true } },
   { name: 'an extra data key: replace', desired: spec, current: stored(s => { s.data!.extra = 'eA==' }), want: { action: 'replace' } },
   { name: 'tenant label changed: replace', desired: spec, current: stored(s => { s.metadata!.labels![TENANT_LABEL] = 'globex' }), want: { action: 'replace' } },
   { name: 'not wanted, ours: delete with precondition', desired: undefined, current: stored(), want: { action: 'delete', resourceVersion: '42', recreate: false } },
@@ -37,6 +42,29 @@ for (const { name, desired, current, want } of cases) {
     t.match(planManagedSecret(desired, current, TENANT_LABEL), want)
   })
 }
+
+t.test('the trim keeps what the plan reads, and no data value', async t => {
+  const secret = stored(s => {
+    Object.assign(s.metadata!, { uid: 'u1', managedFields: [{ manager: 'kubectl' }], creationTimestamp: '2026-01-01T00:00:00Z' })
+    s.immutable = true
+  })
+  const encoded = Buffer.from(config).toString('base64')
+  t.same(secret, {
+    metadata: {
+      name: 'pullguard-registry-credentials',
+      namespace: 'team-a',
+      uid: 'u1',
+      resourceVersion: '42',
+      labels: { [MANAGED_BY_LABEL]: 'pullguard', [TENANT_LABEL]: 'acme' },
+      annotations: { [CONTENT_HASH_ANNOTATION]: 'h1' }
+    },
+    type: 'kubernetes.io/dockerconfigjson',
+    immutable: true,
+    dataDigests: { '.dockerconfigjson': dataDigest(encoded) }
+  })
+  t.notOk(JSON.stringify(secret).includes(encoded), 'the data value itself is not kept')
+  t.not(dataDigest(encoded), dataDigest(Buffer.from(config.replace('YTpi', 'YTpj')).toString('base64')))
+})
 
 t.test('a replace keeps what others added and sets exactly our data', async t => {
   const plan = planManagedSecret({ ...spec, contentHash: 'h2' }, stored(s => {

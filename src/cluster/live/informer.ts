@@ -43,14 +43,21 @@ export const DEFAULT_INFORMER_TIMING: InformerTiming = {
   staleAfterMs: 90_000
 }
 
-export interface InformerOptions<T extends k8s.KubernetesObject> {
+/** `Raw`: the objects as the API serves them; `T`: what the cache keeps of each (see `keep`) */
+export interface InformerOptions<T extends k8s.KubernetesObject, Raw extends k8s.KubernetesObject = T> {
   /** names the cache in logs and in the cache-age metric */
   name: string
   kubeConfig: k8s.KubeConfig
   /** the collection URL the watch opens, e.g. /api/v1/namespaces */
   path: string
   /** one page of the same collection; must honour the request's selectors (ListWatch only gives them to the watch) */
-  listPage: (request: ListRequest, options: k8s.ConfigurationOptions) => Promise<k8s.KubernetesListObject<T>>
+  listPage: (request: ListRequest, options: k8s.ConfigurationOptions) => Promise<k8s.KubernetesListObject<Raw>>
+  /**
+   * What the cache keeps of each object, applied alike to the list's items and the watch's events
+   * (never to bookmarks or errors); must keep metadata.name, namespace and resourceVersion.
+   * Default: the object as served.
+   */
+  keep?: (object: Raw) => T
   labelSelector?: string
   fieldSelector?: string
   /** every change to the cache, including those a relist discovers; must not throw */
@@ -59,7 +66,7 @@ export interface InformerOptions<T extends k8s.KubernetesObject> {
   timing?: Partial<InformerTiming>
 }
 
-export class Informer<T extends k8s.KubernetesObject> {
+export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.KubernetesObject = T> {
   private readonly timing: InformerTiming
   private readonly listWatch: k8s.ListWatch<T>
   private readonly log: Logger
@@ -72,11 +79,15 @@ export class Informer<T extends k8s.KubernetesObject> {
   private restartTimer: NodeJS.Timeout | undefined
   private staleTimer: NodeJS.Timeout | undefined
   private readonly delays = new Set<NodeJS.Timeout>()
+  private readonly keep: (object: Raw) => T
 
-  constructor (private readonly options: InformerOptions<T>) {
+  constructor (private readonly options: InformerOptions<T, Raw>) {
     this.timing = { ...DEFAULT_INFORMER_TIMING, ...options.timing }
     this.log = options.logger.child({ cache: options.name })
-    const watch = new ContactWatch(options.kubeConfig, () => this.contact(), () => this.stopped)
+    this.keep = options.keep ?? (object => object as unknown as T)
+    const keep = this.keep
+    const watch = new ContactWatch(options.kubeConfig, () => this.contact(), () => this.stopped,
+      object => keep(object as Raw))
     this.listWatch = new k8s.ListWatch<T>(options.path, watch, () => this.listAll(), false,
       options.labelSelector, options.fieldSelector, { delayFn: ms => this.delay(ms) })
     for (const event of ['add', 'update', 'delete'] as const) {
@@ -149,7 +160,7 @@ export class Informer<T extends k8s.KubernetesObject> {
         limit: this.timing.pageSize,
         ...(next !== undefined && { _continue: next })
       }, withTimeout(this.timing.listTimeoutMs))
-      items.push(...page.items)
+      for (const item of page.items) items.push(this.keep(item))
       // every page of one list is served at the first page's resourceVersion
       resourceVersion ??= page.metadata?.resourceVersion
       next = page.metadata?._continue || undefined
@@ -224,16 +235,22 @@ export class Informer<T extends k8s.KubernetesObject> {
   }
 }
 
+/** watch events that carry an object of the watched kind (not BOOKMARK, not ERROR's Status) */
+const OBJECT_PHASES = new Set(['ADDED', 'MODIFIED', 'DELETED'])
+
 /**
  * A Watch that reports each sign of life: the stream opening, and every event (bookmarks asked for).
  * It also closes a stream that opens after stop(): ListWatch.stop() cannot abort a watch whose
- * request is still connecting, and that stream would otherwise stay open for good.
+ * request is still connecting, and that stream would otherwise stay open for good. And it hands
+ * ListWatch each object already trimmed by the informer's `keep`.
  */
 class ContactWatch extends k8s.Watch {
   constructor (
     config: k8s.KubeConfig,
     private readonly onContact: () => void,
-    private readonly isStopped: () => boolean
+    private readonly isStopped: () => boolean,
+    /** the informer's `keep`, for the objects of ADDED, MODIFIED and DELETED events */
+    private readonly keep: (object: unknown) => unknown
   ) {
     super(config)
   }
@@ -247,7 +264,7 @@ class ContactWatch extends k8s.Watch {
     let ended = false
     const controller = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, object, raw) => {
       this.onContact()
-      callback(phase, object, raw)
+      callback(phase, OBJECT_PHASES.has(phase) ? this.keep(object) : object, raw)
     }, err => {
       ended = true
       done(err)

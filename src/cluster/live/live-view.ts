@@ -15,6 +15,7 @@ import type { ClusterSnapshot, ClusterView, EnsureResult, ManagedSecretSpec } fr
 import { Informer, type InformerEvent, type InformerTiming } from './informer.js'
 import { apiFailure, isStatus, loadKubeConfig, withTimeout } from './kube-client.js'
 import { registerLiveMetrics } from './live-metrics.js'
+import { storedSecret, type StoredSecret } from './managed-secret-plan.js'
 import { DEFAULT_PROJECTOR_TUNING, Projector, type ProjectorTuning } from './projector.js'
 
 export interface LiveClusterViewOptions {
@@ -39,7 +40,7 @@ export class LiveClusterView implements ClusterView {
   private readonly core: k8s.CoreV1Api
   private readonly namespaces: Informer<k8s.V1Namespace>
   private readonly credentialSecrets: Informer<k8s.V1Secret>
-  private readonly managedSecrets: Informer<k8s.V1Secret>
+  private readonly managedSecrets: Informer<StoredSecret, k8s.V1Secret>
   private readonly projector: Projector
   /** namespace → tenant (null: not a tenant), from the namespace informer */
   private readonly tenants = new Map<string, string | null>()
@@ -75,13 +76,15 @@ export class LiveClusterView implements ClusterView {
       listPage: (request, call) => core.listNamespacedSecret({ namespace: options.credentialsNamespace, ...request }, call),
       onEvent: () => this.credentialsChanged()
     })
-    // The field selector lets RBAC grant list/watch on this one resourceName only.
-    this.managedSecrets = new Informer<k8s.V1Secret>({
+    // The field selector lets RBAC grant list/watch on this one resourceName only. Kept trimmed: the
+    // projector compares data by digest, so no namespace's copy of the credentials stays in memory.
+    this.managedSecrets = new Informer<StoredSecret, k8s.V1Secret>({
       ...common,
       name: 'managed-secrets',
       path: '/api/v1/secrets',
       fieldSelector: `metadata.name=${options.managedSecretName}`,
       listPage: (request, call) => core.listSecretForAllNamespaces(request, call),
+      keep: storedSecret,
       onEvent: (event, secret) => {
         const namespace = secret.metadata?.namespace
         if (namespace !== undefined) this.projector.cacheChanged(namespace, event === 'delete' ? undefined : secret)
@@ -185,7 +188,7 @@ export class LiveClusterView implements ClusterView {
     this.lookedUp.set(namespace, tenant)
   }
 
-  private informers (): Array<Informer<k8s.V1Namespace> | Informer<k8s.V1Secret>> {
+  private informers (): Array<Informer<k8s.V1Namespace> | Informer<k8s.V1Secret> | Informer<StoredSecret, k8s.V1Secret>> {
     return [this.namespaces, this.credentialSecrets, this.managedSecrets]
   }
 

@@ -1,14 +1,65 @@
 // What to do about one namespace's managed Secret, given what it should hold and what is there.
 // Pure: the projector executes the plan, and re-plans from a fresh read when a write loses a race.
 
+import { createHash } from 'node:crypto'
 import { DOCKER_CONFIG_JSON_TYPE, type SecretObject } from '../../admission/credentials.js'
 import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../admission/options.js'
 import { managedSecretObject } from '../static-view.js'
 import type { ManagedSecretSpec } from '../view.js'
 
-/** The stored Secret as the plan reads it (a cached V1Secret fits). */
-export interface StoredSecret extends SecretObject {
+/**
+ * The stored Secret as the plan reads it, and as the cache keeps it: metadata, type, immutable, and
+ * a digest of each data value instead of the value (10,000 namespaces' copies of the credentials
+ * need not sit in memory to be compared). Made only by `storedSecret()`.
+ */
+export interface StoredSecret {
+  metadata?: {
+    name?: string
+    namespace?: string
+    uid?: string
+    resourceVersion?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+  }
+  type?: string
   immutable?: boolean
+  /** data key → `dataDigest()` of its (base64) value */
+  dataDigests?: Record<string, string>
+}
+
+/** A Secret as the API returns it (a watch event's plain object, a V1Secret, or our own body). */
+export interface ApiSecret extends SecretObject {
+  metadata?: SecretObject['metadata'] & { uid?: string }
+  immutable?: boolean | null
+}
+
+/** What stands for one data value: sha256 of the base64 string, as the API server returns it. */
+export function dataDigest (base64: string): string {
+  return createHash('sha256').update(base64).digest('base64')
+}
+
+/**
+ * The one trim from an API Secret to what the plan reads, for the watch, the list, our own writes'
+ * results and the re-read after a lost race alike, so the plan always sees one shape.
+ */
+export function storedSecret (secret: ApiSecret): StoredSecret {
+  const meta = secret.metadata ?? {}
+  const metadata: NonNullable<StoredSecret['metadata']> = {}
+  if (meta.name !== undefined) metadata.name = meta.name
+  if (meta.namespace !== undefined) metadata.namespace = meta.namespace
+  if (meta.uid !== undefined) metadata.uid = meta.uid
+  if (meta.resourceVersion !== undefined) metadata.resourceVersion = meta.resourceVersion
+  if (meta.labels != null) metadata.labels = meta.labels
+  if (meta.annotations != null) metadata.annotations = meta.annotations
+  const stored: StoredSecret = { metadata }
+  if (secret.type !== undefined) stored.type = secret.type
+  if (secret.immutable != null) stored.immutable = secret.immutable
+  if (secret.data != null) {
+    const digests: Record<string, string> = {}
+    for (const [key, value] of Object.entries(secret.data)) digests[key] = dataDigest(value)
+    stored.dataDigests = digests
+  }
+  return stored
 }
 
 export type ManagedSecretPlan =
@@ -56,14 +107,14 @@ export function planManagedSecret (
   }
 }
 
-/** Exactly what pullguard writes: our labels, the content hash, the type, and the data (nothing more). */
+/** Exactly what pullguard writes: our labels, the content hash, the type, and the data (nothing more), by digest. */
 function matches (stored: StoredSecret, want: SecretObject, tenantLabel: string): boolean {
   const labels = stored.metadata?.labels ?? {}
-  const data = stored.data ?? {}
+  const digests = stored.dataDigests ?? {}
   const wanted = want.data ?? {}
   return stored.type === DOCKER_CONFIG_JSON_TYPE &&
     labels[tenantLabel] === want.metadata?.labels?.[tenantLabel] &&
     stored.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] === want.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] &&
-    Object.keys(data).length === Object.keys(wanted).length &&
-    Object.entries(wanted).every(([key, value]) => data[key] === value)
+    Object.keys(digests).length === Object.keys(wanted).length &&
+    Object.entries(wanted).every(([key, value]) => Object.hasOwn(digests, key) && digests[key] === dataDigest(value))
 }

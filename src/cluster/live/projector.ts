@@ -11,7 +11,7 @@ import type { Logger } from '../../logging.js'
 import type { EnsureResult, ManagedSecretSpec } from '../view.js'
 import { apiFailure, callOptions, isStatus } from './kube-client.js'
 import type { LiveMetrics, ReconcileResult } from './live-metrics.js'
-import { planManagedSecret, type StoredSecret } from './managed-secret-plan.js'
+import { planManagedSecret, storedSecret, type StoredSecret } from './managed-secret-plan.js'
 import { RateLimiter } from './rate-limiter.js'
 import { WorkQueue } from './work-queue.js'
 
@@ -71,7 +71,7 @@ export interface ProjectorDeps {
    * undefined: the caches do not know the namespace (or it is terminating), so leave it alone.
    */
   desired: (namespace: string) => ManagedSecretSpec | null | undefined
-  /** the Secret with the managed name in that namespace, as the cache has it */
+  /** the Secret with the managed name in that namespace, as the cache has it (trimmed by storedSecret()) */
   cached: (namespace: string) => StoredSecret | undefined
   /** the namespaces a resync re-checks */
   resyncKeys: () => Iterable<string>
@@ -242,13 +242,13 @@ export class Projector {
             return 'conflict'
           case 'create': {
             const created = await core.createNamespacedSecret({ namespace, body: plan.body as k8s.V1Secret }, await this.options(signal, from))
-            remember(created)
+            remember(storedSecret(created))
             this.log.info({ namespace, secret: name, tenant: desired?.tenant, contentHash: desired?.contentHash }, 'managed secret created')
             return 'created'
           }
           case 'replace': {
             const replaced = await core.replaceNamespacedSecret({ name, namespace, body: plan.body as k8s.V1Secret }, await this.options(signal, from))
-            remember(replaced)
+            remember(storedSecret(replaced))
             this.log.info({ namespace, secret: name, tenant: desired?.tenant, contentHash: desired?.contentHash }, 'managed secret updated')
             return 'updated'
           }
@@ -283,7 +283,7 @@ export class Projector {
 
   private async read (namespace: string, signal: AbortSignal, from: Caller): Promise<StoredSecret | undefined> {
     try {
-      return await this.deps.core.readNamespacedSecret({ name: this.deps.secretName, namespace }, await this.options(signal, from))
+      return storedSecret(await this.deps.core.readNamespacedSecret({ name: this.deps.secretName, namespace }, await this.options(signal, from)))
     } catch (err) {
       if (isStatus(err, 404)) return undefined
       throw err
@@ -305,7 +305,7 @@ export class Projector {
         namespace,
         body: {
           metadata: { generateName: `${name}.`, namespace },
-          involvedObject: { apiVersion: 'v1', kind: 'Secret', name, namespace, uid: (existing.metadata as { uid?: string } | undefined)?.uid },
+          involvedObject: { apiVersion: 'v1', kind: 'Secret', name, namespace, uid: existing.metadata?.uid },
           reason: 'ManagedSecretConflict',
           message: `Secret ${name} is not labelled app.kubernetes.io/managed-by=pullguard, so pullguard leaves it untouched ` +
             'and cannot install registry credentials here; delete or rename it to let pullguard manage it',
