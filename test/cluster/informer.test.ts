@@ -156,3 +156,37 @@ t.test('stop(): no more requests, even with a reconnect pending', async t => {
   t.same(api.requests, [], 'nothing after stop')
   t.equal(api.watcherCount(), 0)
 })
+
+t.test('keep() trims the listed items and the watched objects alike', async t => {
+  const { api, started } = await startApi(t)
+  seedSecrets(api)
+  const core = started.kubeConfig().makeApiClient(k8s.CoreV1Api)
+  const events: string[] = []
+  const kept = (secret: k8s.V1Secret): k8s.V1Secret => ({
+    metadata: { name: secret.metadata?.name, namespace: secret.metadata?.namespace, resourceVersion: secret.metadata?.resourceVersion },
+    type: 'kept'
+  })
+  const informer = new Informer<k8s.V1Secret>({
+    name: 'test',
+    kubeConfig: started.kubeConfig(),
+    path: '/api/v1/secrets',
+    fieldSelector: 'metadata.name=managed',
+    listPage: (request, options) => core.listSecretForAllNamespaces(request, options),
+    keep: kept,
+    onEvent: (event, secret) => events.push(`${event} ${secret.metadata?.namespace} ${secret.type}`),
+    logger: captureLog('debug').logger,
+    timing: TIMING
+  })
+  t.teardown(() => informer.stop())
+  informer.start()
+  await informer.whenSynced()
+  t.same(informer.list().map(s => s.type), ['kept', 'kept', 'kept'], 'listed items')
+  await api.waitForWatchers(1)
+  api.create({ kind: 'Namespace', metadata: { name: 'd' } })
+  api.create({ kind: 'Secret', metadata: { name: 'managed', namespace: 'd', labels: { x: 'y' } }, type: 'Opaque' })
+  api.update({ kind: 'Secret', metadata: { name: 'managed', namespace: 'a', labels: { x: 'z' } }, type: 'Opaque' })
+  api.remove('Secret', 'b', 'managed')
+  await waitFor(() => events.length === 6, 'the three watch events')
+  t.same(events.slice(3), ['add d kept', 'update a kept', 'delete b kept'])
+  t.same(informer.get('managed', 'd'), { metadata: { name: 'managed', namespace: 'd', resourceVersion: api.get('Secret', 'd', 'managed')?.metadata.resourceVersion }, type: 'kept' })
+})

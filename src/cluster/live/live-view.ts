@@ -67,6 +67,7 @@ export class LiveClusterView implements ClusterView {
       name: 'namespaces',
       path: '/api/v1/namespaces',
       listPage: (request, call) => core.listNamespace(request, call),
+      keep: keptNamespace,
       onEvent: (event, namespace) => this.namespaceChanged(event, namespace)
     })
     this.credentialSecrets = new Informer<k8s.V1Secret>({
@@ -74,6 +75,7 @@ export class LiveClusterView implements ClusterView {
       name: 'credentials',
       path: `/api/v1/namespaces/${encodeURIComponent(options.credentialsNamespace)}/secrets`,
       listPage: (request, call) => core.listNamespacedSecret({ namespace: options.credentialsNamespace, ...request }, call),
+      keep: withoutManagedFields,
       onEvent: () => this.credentialsChanged()
     })
     // The field selector lets RBAC grant list/watch on this one resourceName only. Kept trimmed: the
@@ -300,6 +302,31 @@ export class LiveClusterView implements ClusterView {
     for (const tenant of this.tenants.values()) if (tenant !== null) count++
     return count
   }
+}
+
+/**
+ * What the namespace cache keeps: name, uid, resourceVersion, labels, deletion time and phase. Nothing
+ * else is read, and annotations (kubectl's last-applied-configuration) and managedFields are often
+ * the bulk of a Namespace on a real cluster.
+ */
+export function keptNamespace (namespace: k8s.V1Namespace): k8s.V1Namespace {
+  const meta = namespace.metadata ?? {}
+  const metadata: k8s.V1ObjectMeta = {}
+  if (meta.name !== undefined) metadata.name = meta.name
+  if (meta.uid !== undefined) metadata.uid = meta.uid
+  if (meta.resourceVersion !== undefined) metadata.resourceVersion = meta.resourceVersion
+  if (meta.labels != null) metadata.labels = meta.labels
+  if (meta.deletionTimestamp != null) metadata.deletionTimestamp = meta.deletionTimestamp
+  const kept: k8s.V1Namespace = { metadata }
+  if (namespace.status?.phase !== undefined) kept.status = { phase: namespace.status.phase }
+  return kept
+}
+
+/** The object without metadata.managedFields (server-side apply bookkeeping, never read here). */
+export function withoutManagedFields<T extends k8s.KubernetesObject> (object: T): T {
+  if (object.metadata?.managedFields == null) return object
+  const { managedFields: _dropped, ...metadata } = object.metadata
+  return { ...object, metadata }
 }
 
 export interface LiveModeDeps {
