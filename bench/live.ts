@@ -9,7 +9,7 @@ import { Agent, request } from 'node:https'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type * as CredentialStateModule from '../src/cluster/credential-state.js'
-import type * as StaticView from '../src/cluster/static-view.js'
+import type * as ManagedSecret from '../src/cluster/managed-secret.js'
 import type { AdmissionReview } from '../src/admission/types.js'
 import type { SecretObject } from '../src/admission/credentials.js'
 import { ApiDouble, type RequestRecord } from '../test/support/api-double.ts'
@@ -19,7 +19,7 @@ import { CREDENTIALS_NAMESPACE, loadReview, reviewInNamespace, syntheticCluster,
 import { quantile, round } from './stats.ts'
 
 const { CredentialState } = await load<typeof CredentialStateModule>('cluster/credential-state.js')
-const { managedSecretObject } = await load<typeof StaticView>('cluster/static-view.js')
+const { managedSecretObject } = await load<typeof ManagedSecret>('cluster/managed-secret.js')
 
 export interface LiveConfig {
   sizes: readonly ClusterSize[]

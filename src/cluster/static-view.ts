@@ -5,13 +5,9 @@ import { readFile } from 'node:fs/promises'
 import { parseAllDocuments } from 'yaml'
 import type { SecretObject } from '../admission/credentials.js'
 import { isObject } from '../admission/envelope.js'
-import {
-  CONTENT_HASH_ANNOTATION,
-  MANAGED_BY_LABEL,
-  MANAGED_BY_VALUE,
-  type AdmissionOptions
-} from '../admission/options.js'
+import type { AdmissionOptions } from '../admission/options.js'
 import { CredentialState } from './credential-state.js'
+import { managedSecretObject, planManagedSecret, storedSecret } from './managed-secret.js'
 import type { ClusterSnapshot, ClusterView, EnsureResult, ManagedSecretSpec } from './view.js'
 
 export class ManifestError extends Error {
@@ -69,35 +65,23 @@ export class StaticClusterView implements ClusterView {
     // Nothing beyond the manifests exists in standalone mode.
   }
 
+  // The same plan the live projector follows, applied to memory.
   async ensureManagedSecret (spec: ManagedSecretSpec): Promise<EnsureResult> {
     const key = `${spec.namespace}/${spec.name}`
     const existing = this.secrets.get(key)
-    if (existing !== undefined && existing.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) {
-      return { outcome: 'conflict', message: `Secret ${key} exists and is not managed by pullguard` }
+    const plan = planManagedSecret(spec, existing === undefined ? undefined : storedSecret(existing), this.options.tenantLabel)
+    switch (plan.action) {
+      case 'none': return { outcome: 'unchanged' }
+      case 'conflict': return { outcome: 'conflict', message: `Secret ${key} exists and is not managed by pullguard` }
+      case 'create': this.secrets.set(key, plan.body); return { outcome: 'created' }
+      case 'replace': this.secrets.set(key, plan.body); return { outcome: 'updated' }
+      // only a recreate here: a spec to ensure always wants the Secret to exist
+      case 'delete': this.secrets.set(key, managedSecretObject(spec, this.options.tenantLabel)); return { outcome: 'updated' }
     }
-    if (existing?.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] === spec.contentHash) return { outcome: 'unchanged' }
-    this.secrets.set(key, managedSecretObject(spec, this.options.tenantLabel))
-    return { outcome: existing === undefined ? 'created' : 'updated' }
   }
 
   isReady (): boolean {
     return true
-  }
-}
-
-/** The managed Secret as it is stored: the same object in standalone memory and in a live cluster. */
-export function managedSecretObject (spec: ManagedSecretSpec, tenantLabel: string): SecretObject & { apiVersion: 'v1', kind: 'Secret' } {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: spec.name,
-      namespace: spec.namespace,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [tenantLabel]: spec.tenant },
-      annotations: { [CONTENT_HASH_ANNOTATION]: spec.contentHash }
-    },
-    type: 'kubernetes.io/dockerconfigjson',
-    data: { '.dockerconfigjson': Buffer.from(spec.dockerConfigJson).toString('base64') }
   }
 }
 

@@ -56,3 +56,15 @@ t.test('credential problems and conflicts are collected for the logs', async t =
   t.same(view.credentials.conflicts, [{ tenant: 'acme', key: 'r.example', kept: 'a', dropped: 'b' }])
   t.match(view.credentials.problems, [{ secret: 'opaque', reason: /type is Opaque/ }])
 })
+
+t.test('standalone writes follow the live plan: tampered data under the right hash is repaired', async t => {
+  const view = new StaticClusterView(standardCluster(), options)
+  const acme = view.snapshot().credentialsOf('acme')
+  if (acme === undefined) return t.fail('acme has credentials')
+  const spec = { namespace: 'team-a', name: 'pullguard-registry-credentials', tenant: 'acme', ...acme }
+  t.same(await view.ensureManagedSecret(spec), { outcome: 'created' })
+  const stored = view.secrets.get('team-a/pullguard-registry-credentials')
+  view.secrets.set('team-a/pullguard-registry-credentials', { ...stored, data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } })
+  t.same(await view.ensureManagedSecret(spec), { outcome: 'updated' })
+  t.equal(Buffer.from(view.secrets.get('team-a/pullguard-registry-credentials')?.data?.['.dockerconfigjson'] ?? '', 'base64').toString(), acme.dockerConfigJson)
+})

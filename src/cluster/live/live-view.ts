@@ -15,7 +15,7 @@ import type { ClusterSnapshot, ClusterView, EnsureResult, ManagedSecretSpec } fr
 import { Informer, type InformerEvent, type InformerTiming } from './informer.js'
 import { apiFailure, isStatus, loadKubeConfig, withTimeout } from './kube-client.js'
 import { registerLiveMetrics } from './live-metrics.js'
-import { storedSecret, type StoredSecret } from './managed-secret-plan.js'
+import { storedSecret, type StoredSecret } from '../managed-secret.js'
 import { DEFAULT_PROJECTOR_TUNING, Projector, type ProjectorTuning } from './projector.js'
 
 export interface LiveClusterViewOptions {

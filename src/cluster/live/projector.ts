@@ -11,7 +11,7 @@ import type { Logger } from '../../logging.js'
 import type { EnsureResult, ManagedSecretSpec } from '../view.js'
 import { apiFailure, callOptions, isStatus } from './kube-client.js'
 import type { LiveMetrics, ReconcileResult } from './live-metrics.js'
-import { planManagedSecret, storedSecret, type StoredSecret } from './managed-secret-plan.js'
+import { planManagedSecret, storedSecret, type StoredSecret } from '../managed-secret.js'
 import { RateLimiter } from './rate-limiter.js'
 import { WorkQueue } from './work-queue.js'
 

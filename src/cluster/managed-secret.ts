@@ -1,11 +1,11 @@
-// What to do about one namespace's managed Secret, given what it should hold and what is there.
-// Pure: the projector executes the plan, and re-plans from a fresh read when a write loses a race.
+// The managed Secret: exactly what pullguard writes, and what to do about one namespace's copy given
+// what it should hold and what is there. Pure: the live projector executes the plan against the API
+// (and re-plans from a fresh read when a write loses a race); the static view applies it to memory.
 
 import { createHash } from 'node:crypto'
-import { DOCKER_CONFIG_JSON_TYPE, type SecretObject } from '../../admission/credentials.js'
-import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../admission/options.js'
-import { managedSecretObject } from '../static-view.js'
-import type { ManagedSecretSpec } from '../view.js'
+import { DOCKER_CONFIG_JSON_TYPE, type SecretObject } from '../admission/credentials.js'
+import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../admission/options.js'
+import type { ManagedSecretSpec } from './view.js'
 
 /**
  * The stored Secret as the plan reads it, and as the cache keeps it: metadata, type, immutable, and
@@ -117,4 +117,20 @@ function matches (stored: StoredSecret, want: SecretObject, tenantLabel: string)
     stored.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] === want.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] &&
     Object.keys(digests).length === Object.keys(wanted).length &&
     Object.entries(wanted).every(([key, value]) => Object.hasOwn(digests, key) && digests[key] === dataDigest(value))
+}
+
+/** The managed Secret as it is stored: the same object in standalone memory and in a live cluster. */
+export function managedSecretObject (spec: ManagedSecretSpec, tenantLabel: string): SecretObject & { apiVersion: 'v1', kind: 'Secret' } {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [tenantLabel]: spec.tenant },
+      annotations: { [CONTENT_HASH_ANNOTATION]: spec.contentHash }
+    },
+    type: DOCKER_CONFIG_JSON_TYPE,
+    data: { '.dockerconfigjson': Buffer.from(spec.dockerConfigJson).toString('base64') }
+  }
 }

@@ -1,7 +1,6 @@
 import t from 'tap'
 import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL } from '../../src/admission/options.js'
-import { dataDigest, planManagedSecret, storedSecret, type ApiSecret, type StoredSecret } from '../../src/cluster/live/managed-secret-plan.js'
-import { managedSecretObject } from '../../src/cluster/static-view.js'
+import { dataDigest, managedSecretObject, planManagedSecret, storedSecret, type ApiSecret, type StoredSecret } from '../../src/cluster/managed-secret.js'
 import type { ManagedSecretSpec } from '../../src/cluster/view.js'
 
 const TENANT_LABEL = 'pullguard.dev/tenant'
