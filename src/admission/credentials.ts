@@ -8,6 +8,8 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type AdmissionOptions } from './opt
 import type { CredentialGrant } from './registry-index.js'
 
 export const DOCKER_CONFIG_JSON_TYPE = 'kubernetes.io/dockerconfigjson'
+/** the data key a DOCKER_CONFIG_JSON_TYPE Secret keeps its config under */
+export const DOCKER_CONFIG_JSON_KEY = '.dockerconfigjson'
 export const DOCKER_CFG_TYPE = 'kubernetes.io/dockercfg'
 
 /** The parts of a core/v1 Secret pullguard reads. */
@@ -51,7 +53,7 @@ export function readCredentialSource (secret: SecretObject, options: AdmissionOp
 
   const invalid = (reason: string): SourceReading => ({ kind: 'invalid', name, reason })
   const dataKey = secret.type === DOCKER_CONFIG_JSON_TYPE
-    ? '.dockerconfigjson'
+    ? DOCKER_CONFIG_JSON_KEY
     : secret.type === DOCKER_CFG_TYPE ? '.dockercfg' : undefined
   if (dataKey === undefined) {
     return invalid(`type is ${secret.type ?? 'unset'}, expected ${DOCKER_CONFIG_JSON_TYPE} or ${DOCKER_CFG_TYPE}`)

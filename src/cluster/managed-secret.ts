@@ -3,7 +3,7 @@
 // (and re-plans from a fresh read when a write loses a race); the static view applies it to memory.
 
 import { createHash } from 'node:crypto'
-import { DOCKER_CONFIG_JSON_TYPE, type SecretObject } from '../admission/credentials.js'
+import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE, type SecretObject } from '../admission/credentials.js'
 import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../admission/options.js'
 import type { ManagedSecretSpec } from './view.js'
 
@@ -83,15 +83,15 @@ export function planManagedSecret (
     if (stored === undefined || !managed) return { action: 'none' }
     return { action: 'delete', resourceVersion: stored.metadata?.resourceVersion ?? '', recreate: false }
   }
-  const want = managedSecretObject(desired, tenantLabel)
-  if (stored === undefined) return { action: 'create', body: want }
+  if (stored === undefined) return { action: 'create', body: managedSecretObject(desired, tenantLabel) }
   if (!managed) return { action: 'conflict', existing: stored }
+  // Every Pod creation lands here; in the usual case (up to date) nothing is built.
+  if (matches(stored, desired, tenantLabel)) return { action: 'none' }
   // type cannot change and an immutable Secret cannot be edited: the only way forward is a new one
-  if (stored.type !== want.type || stored.immutable === true) {
-    if (matches(stored, want, tenantLabel)) return { action: 'none' }
+  if (stored.type !== DOCKER_CONFIG_JSON_TYPE || stored.immutable === true) {
     return { action: 'delete', resourceVersion: stored.metadata?.resourceVersion ?? '', recreate: true }
   }
-  if (matches(stored, want, tenantLabel)) return { action: 'none' }
+  const want = managedSecretObject(desired, tenantLabel)
   // Labels and annotations others added (backup tools, policy engines) are kept; ours and the data win.
   return {
     action: 'replace',
@@ -108,15 +108,30 @@ export function planManagedSecret (
 }
 
 /** Exactly what pullguard writes: our labels, the content hash, the type, and the data (nothing more), by digest. */
-function matches (stored: StoredSecret, want: SecretObject, tenantLabel: string): boolean {
-  const labels = stored.metadata?.labels ?? {}
+function matches (stored: StoredSecret, desired: ManagedSecretSpec, tenantLabel: string): boolean {
   const digests = stored.dataDigests ?? {}
-  const wanted = want.data ?? {}
+  const keys = Object.keys(digests)
   return stored.type === DOCKER_CONFIG_JSON_TYPE &&
-    labels[tenantLabel] === want.metadata?.labels?.[tenantLabel] &&
-    stored.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] === want.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] &&
-    Object.keys(digests).length === Object.keys(wanted).length &&
-    Object.entries(wanted).every(([key, value]) => Object.hasOwn(digests, key) && digests[key] === dataDigest(value))
+    stored.metadata?.labels?.[tenantLabel] === desired.tenant &&
+    stored.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] === desired.contentHash &&
+    keys.length === 1 && keys[0] === DOCKER_CONFIG_JSON_KEY &&
+    digests[DOCKER_CONFIG_JSON_KEY] === encoded(desired.dockerConfigJson).digest
+}
+
+// The base64 form and its digest of each merged config in use. One entry per tenant's current
+// credentials; the bound only matters after many rotations (then entries are simply computed again).
+const ENCODED_CACHE_LIMIT = 4096
+const encodedConfigs = new Map<string, { base64: string, digest: string }>()
+
+function encoded (dockerConfigJson: string): { base64: string, digest: string } {
+  let entry = encodedConfigs.get(dockerConfigJson)
+  if (entry === undefined) {
+    const base64 = Buffer.from(dockerConfigJson).toString('base64')
+    entry = { base64, digest: dataDigest(base64) }
+    if (encodedConfigs.size >= ENCODED_CACHE_LIMIT) encodedConfigs.delete(encodedConfigs.keys().next().value as string)
+    encodedConfigs.set(dockerConfigJson, entry)
+  }
+  return entry
 }
 
 /** The managed Secret as it is stored: the same object in standalone memory and in a live cluster. */
@@ -131,6 +146,6 @@ export function managedSecretObject (spec: ManagedSecretSpec, tenantLabel: strin
       annotations: { [CONTENT_HASH_ANNOTATION]: spec.contentHash }
     },
     type: DOCKER_CONFIG_JSON_TYPE,
-    data: { '.dockerconfigjson': Buffer.from(spec.dockerConfigJson).toString('base64') }
+    data: { [DOCKER_CONFIG_JSON_KEY]: encoded(spec.dockerConfigJson).base64 }
   }
 }

@@ -7,7 +7,7 @@ import type { SecretObject } from '../admission/credentials.js'
 import { isObject } from '../admission/envelope.js'
 import type { AdmissionOptions } from '../admission/options.js'
 import { CredentialState } from './credential-state.js'
-import { managedSecretObject, planManagedSecret, storedSecret } from './managed-secret.js'
+import { managedSecretObject, planManagedSecret, storedSecret, type StoredSecret } from './managed-secret.js'
 import type { ClusterSnapshot, ClusterView, EnsureResult, ManagedSecretSpec } from './view.js'
 
 export class ManifestError extends Error {
@@ -69,7 +69,7 @@ export class StaticClusterView implements ClusterView {
   async ensureManagedSecret (spec: ManagedSecretSpec): Promise<EnsureResult> {
     const key = `${spec.namespace}/${spec.name}`
     const existing = this.secrets.get(key)
-    const plan = planManagedSecret(spec, existing === undefined ? undefined : storedSecret(existing), this.options.tenantLabel)
+    const plan = planManagedSecret(spec, existing === undefined ? undefined : this.storedOf(existing), this.options.tenantLabel)
     switch (plan.action) {
       case 'none': return { outcome: 'unchanged' }
       case 'conflict': return { outcome: 'conflict', message: `Secret ${key} exists and is not managed by pullguard` }
@@ -82,6 +82,18 @@ export class StaticClusterView implements ClusterView {
 
   isReady (): boolean {
     return true
+  }
+
+  // The plan's trimmed form, made once per stored object rather than digested again on every review.
+  private readonly trimmed = new WeakMap<SecretObject, StoredSecret>()
+
+  private storedOf (secret: SecretObject): StoredSecret {
+    let stored = this.trimmed.get(secret)
+    if (stored === undefined) {
+      stored = storedSecret(secret)
+      this.trimmed.set(secret, stored)
+    }
+    return stored
   }
 }
 

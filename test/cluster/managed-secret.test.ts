@@ -20,6 +20,7 @@ const cases: Array<{ name: string, desired: ManagedSecretSpec | undefined, curre
   { name: 'exact already', desired: spec, current: stored(), want: { action: 'none' } },
   { name: 'labels or annotations others added do not count as drift', desired: spec, current: stored(s => { s.metadata!.labels!.extra = 'x'; s.metadata!.annotations!.note = 'y' }), want: { action: 'none' } },
   { name: 'stale hash: replace with precondition', desired: { ...spec, contentHash: 'h2' }, current: stored(), want: { action: 'replace', body: { metadata: { resourceVersion: '42', annotations: { [CONTENT_HASH_ANNOTATION]: 'h2' } } } } },
+  { name: 'new config under the same hash (the data decides, not the label): replace', desired: { ...spec, dockerConfigJson: config.replace('YTpi', 'YTpk') }, current: stored(), want: { action: 'replace', body: { data: { '.dockerconfigjson': Buffer.from(config.replace('YTpi', 'YTpk')).toString('base64') } } } },
   { name: 'edited data: replace', desired: spec, current: stored(s => { s.data = { '.dockerconfigjson': 'e30=' } }), want: { action: 'replace' } },
   { name: 'edited data, same length: replace', desired: spec, current: stored(s => { s.data!['.dockerconfigjson'] = Buffer.from(config.replace('YTpi', 'YTpj')).toString('base64') }), want: { action: 'replace' } },
   { name: 'data under another key: replace', desired: spec, current: stored(s => { s.data = { other: s.data!['.dockerconfigjson']! } }), want: { action: 'replace' } },
