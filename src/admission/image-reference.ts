@@ -5,11 +5,11 @@
 
 export interface ImageName {
   /** host[:port] as written, after Docker Hub normalisation: 'docker.io', 'localhost:5000', '[fc00::1]:5000' */
-  registry: string
+  readonly registry: string
   /** repository path without tag or digest: 'library/nginx' */
-  path: string
+  readonly path: string
   /** `${registry}/${path}`: what the runtime pulls and the kubelet matches credentials against */
-  name: string
+  readonly name: string
 }
 
 const DOCKER_HUB = 'docker.io'
@@ -26,8 +26,25 @@ const TAG = /^\w[\w.-]{0,127}$/
 // go-digest accepts only registered algorithms, each with exactly its length of lowercase hex
 const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/
 
+// A cluster runs the same few hundred image references over and over: parse each once. Bounded, and
+// only for references of ordinary length, so odd input cannot grow it; a miss simply parses again.
+const PARSED_CACHE_LIMIT = 4096
+const PARSED_CACHE_MAX_REFERENCE_LENGTH = 512
+const parsed = new Map<string, ImageName | undefined>()
+
 /** The repository an image reference names, or undefined when the runtime would refuse it. */
 export function parseImageName (reference: string): ImageName | undefined {
+  const hit = parsed.get(reference)
+  if (hit !== undefined || parsed.has(reference)) return hit
+  const name = parse(reference)
+  if (typeof reference === 'string' && reference.length <= PARSED_CACHE_MAX_REFERENCE_LENGTH) {
+    if (parsed.size >= PARSED_CACHE_LIMIT) parsed.delete(parsed.keys().next().value as string)
+    parsed.set(reference, name === undefined ? undefined : Object.freeze(name))
+  }
+  return name
+}
+
+function parse (reference: string): ImageName | undefined {
   // a bare 64-hex string is an image ID, never a name
   if (typeof reference !== 'string' || reference === '' || IDENTIFIER.test(reference)) return undefined
   const [registry, remainder] = splitRegistry(reference)

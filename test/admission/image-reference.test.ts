@@ -94,6 +94,22 @@ t.test('never throws, and a parsed name parses to itself', async t => {
   t.pass('5000 random references')
 })
 
+t.test('parsed names are remembered, shared read-only, and the memory is bounded', async t => {
+  const first = parseImageName('registry.acme.example/web/server:2.1.0')
+  t.equal(parseImageName('registry.acme.example/web/server:2.1.0'), first, 'the same reference answers the same object')
+  t.ok(Object.isFrozen(first), 'so nobody can change it under another review')
+  t.equal(parseImageName('Not/Valid'), undefined)
+  t.equal(parseImageName('Not/Valid'), undefined, 'an invalid reference stays invalid when remembered')
+  // Far more distinct references than the cache keeps: every answer is still the parser's.
+  for (let i = 0; i < 10_000; i++) {
+    const parsed = parseImageName(`registry-${i}.example/team/app-${i}:v${i}`)
+    if (parsed?.name !== `registry-${i}.example/team/app-${i}`) t.fail(`reference ${i} parsed as ${parsed?.name}`)
+  }
+  t.same(parseImageName('registry.acme.example/web/server:2.1.0'), { registry: 'registry.acme.example', path: 'web/server', name: 'registry.acme.example/web/server' }, 'evicted, parsed again')
+  const long = `${'a'.repeat(600)}.example/app`
+  t.equal(parseImageName(long)?.registry, `${'a'.repeat(600)}.example`, 'long references are parsed, just not kept')
+})
+
 t.test('adversarial long inputs stay linear', async t => {
   // Shapes that make naive backtracking regular expressions take exponential time.
   const n = 100_000
