@@ -2,7 +2,6 @@
 // knows the namespace, decide, then ensure the managed Secret the decision asks for. The decision
 // itself stays pure; the I/O around it lives here, each step bounded by a timeout.
 
-import type { Logger } from 'pino'
 import { decide, type Decision, type DecisionKind } from './admission/decide.js'
 import { answerReview } from './admission/envelope.js'
 import type { AdmissionOptions } from './admission/options.js'
@@ -17,6 +16,11 @@ export interface ReviewTimeouts {
 }
 
 export const DEFAULT_REVIEW_TIMEOUTS: ReviewTimeouts = { namespaceLookupTimeoutMs: 1000, ensureTimeoutMs: 2000 }
+
+/** Where a review reports what went wrong around it; a pino Logger is one. */
+export interface ReviewLog {
+  warn (fields: object, message: string): void
+}
 
 export interface ReviewOutcome {
   /** the full answer, apiVersion echoed */
@@ -34,7 +38,7 @@ export class ReviewService {
   ) {}
 
   /** Answers a review already validated by parseAdmissionReview. Policy outcomes never reject. */
-  async review (review: AdmissionReview, log: Logger): Promise<ReviewOutcome> {
+  async review (review: AdmissionReview, log: ReviewLog): Promise<ReviewOutcome> {
     const request = review.request
     if (request === undefined) throw new TypeError('review without request: validate with parseAdmissionReview first')
 

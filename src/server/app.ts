@@ -56,12 +56,12 @@ export const SERVER_TIMEOUTS = {
 // review we write ourselves; keep them for debugging only.
 class DebugRequestLogs extends LogController {
   override incomingRequest (request: FastifyRequest): void {
-    request.log.debug({ req: request }, 'incoming request')
+    request.log.debug({ reqId: request.id, req: request }, 'incoming request')
   }
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (error != null) reply.log.debug({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
-    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
+    if (error != null) reply.log.debug({ reqId: request.id, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
+    else reply.log.debug({ reqId: request.id, res: reply, responseTime: reply.elapsedTime }, 'request completed')
   }
 }
 
@@ -75,6 +75,9 @@ export function buildApp (deps: AppDeps): FastifyInstance {
   const app = fastify({
     loggerInstance: logger,
     logController: new DebugRequestLogs(),
+    // request.log is the process logger itself, not a per-request child: a pino child per request costs
+    // ~2 µs and reviews log through their own child (reqId, uid, namespace…); other lines name reqId.
+    childLoggerFactory: parent => parent,
     bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     keepAliveTimeout: SERVER_TIMEOUTS.keepAliveTimeoutMs,
     requestTimeout: SERVER_TIMEOUTS.requestTimeoutMs,
@@ -89,66 +92,70 @@ export function buildApp (deps: AppDeps): FastifyInstance {
       : { https: { ...serverTimeouts, handshakeTimeout: SERVER_TIMEOUTS.tlsHandshakeTimeoutMs, ...deps.https } })
   }) as unknown as FastifyInstance
 
+  // While draining, retire keep-alive connections one answer at a time: the client opens its next
+  // connection elsewhere (our endpoint is leaving the Service), instead of racing our final close.
+  // Called where answers are made rather than from an onSend hook, which costs every review ~2 µs.
+  const closeIfDraining = (reply: FastifyReply): void => {
+    if (isDraining()) reply.header('connection', 'close')
+  }
+
+  // Only JSON bodies are parsed: anything else (Fastify also parses text/plain by default), or a body
+  // without a Content-Type, is refused with 415 before it is read. Done by the parser table rather
+  // than an onRequest hook: same answer, without a hook on every review.
+  app.removeContentTypeParser('text/plain')
+
   // Errors raised before the handler runs (parser, body limit) land here.
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    closeIfDraining(reply)
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     const onMutate = request.routeOptions.url === '/mutate'
     if (status < 500) {
       if (onMutate) metrics.admissionRequests.inc({ operation: 'unknown', result: 'rejected' })
-      request.log.info({ statusCode: status, code: err.code, reason: err.message }, 'request refused')
+      request.log.info({ reqId: request.id, statusCode: status, code: err.code, reason: err.message }, 'request refused')
       return reply.code(status).send(errorBody(status, err.message))
     }
     if (onMutate) metrics.admissionRequests.inc({ operation: 'unknown', result: 'error' })
-    request.log.error({ err, statusCode: status }, 'request failed')
+    request.log.error({ reqId: request.id, err, statusCode: status }, 'request failed')
     // Internal messages can carry data from the request: say only what kind of failure it was.
     return reply.code(status).send(errorBody(status, status === 500 ? 'internal error' : (STATUS_CODES[status] ?? 'error')))
   })
 
-  // While draining, retire keep-alive connections one answer at a time: the client opens its next
-  // connection elsewhere (our endpoint is leaving the Service), instead of racing our final close.
-  app.addHook('onSend', async (_request, reply) => {
-    if (isDraining()) reply.header('connection', 'close')
+  app.setNotFoundHandler((request, reply) => {
+    closeIfDraining(reply)
+    return reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0]}`))
   })
 
-  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0]}`)))
-
-  app.post('/mutate', {
-    // Checked before the body is read: the API server always sends application/json, and anything
-    // else (including Fastify's built-in text/plain parser) must not reach the review path.
-    onRequest: async (request, reply) => {
-      if (mediaType(request.headers['content-type']) !== 'application/json') {
-        metrics.admissionRequests.inc({ operation: 'unknown', result: 'rejected' })
-        request.log.info({ statusCode: 415, contentType: request.headers['content-type'] }, 'request refused')
-        return reply.code(415).send(errorBody(415, 'Content-Type must be application/json'))
-      }
-    }
-  }, async (request, reply) => {
+  app.post('/mutate', async (request, reply) => {
+    closeIfDraining(reply)
     const parsed = parseAdmissionReview(request.body)
     if (!parsed.ok) {
       metrics.admissionRequests.inc({ operation: 'unknown', result: 'rejected' })
-      request.log.info({ statusCode: 400, reason: parsed.error }, 'request refused')
+      request.log.info({ reqId: request.id, statusCode: 400, reason: parsed.error }, 'request refused')
       return reply.code(400).send(errorBody(400, `not an AdmissionReview: ${parsed.error}`))
     }
     const admission = parsed.review.request as AdmissionRequest
     const { operation } = admission
-    const log = logger.child({ reqId: request.id, ...reviewBindings(admission) })
-    if (log.isLevelEnabled('debug')) log.debug({ review: parsed.review }, 'review received')
+    // The review's logger, made on first use: at the default level every review logs a line, but at
+    // warn almost none does, and a pino child per review would cost them all ~3 µs.
+    let reviewLog: Logger | undefined
+    const log = (): Logger => (reviewLog ??= logger.child({ reqId: request.id, ...reviewBindings(admission) }))
+    if (logger.isLevelEnabled('debug')) log().debug({ review: parsed.review }, 'review received')
     try {
-      const outcome = await service.review(parsed.review, log)
+      const outcome = await service.review(parsed.review, { warn: (fields, message) => { log().warn(fields, message) } })
       const durationMs = round(reply.elapsedTime)
       // The connection may have been cut (requestTimeout, client gone): the result has nowhere to go.
       if (reply.sent) {
-        log.warn({ decision: outcome.decision, durationMs }, 'review finished after its request was closed')
+        log().warn({ decision: outcome.decision, durationMs }, 'review finished after its request was closed')
         return reply
       }
       metrics.admissionRequests.inc({ operation, result: outcome.decision })
       metrics.admissionDuration.observe({ operation }, durationMs / 1000)
-      log.info({ ...outcome.summary, decision: outcome.decision, durationMs }, 'review')
-      if (log.isLevelEnabled('debug')) log.debug({ response: outcome.response }, 'review answered')
+      if (logger.isLevelEnabled('info')) log().info({ ...outcome.summary, decision: outcome.decision, durationMs }, 'review')
+      if (logger.isLevelEnabled('debug')) log().debug({ response: outcome.response }, 'review answered')
       return reply.code(200).send(outcome.response)
     } catch (err) {
       const durationMs = round(reply.elapsedTime)
-      log.error({ err, durationMs }, 'review failed')
+      log().error({ err, durationMs }, 'review failed')
       if (reply.sent) return reply
       metrics.admissionRequests.inc({ operation, result: 'error' })
       metrics.admissionDuration.observe({ operation }, durationMs / 1000)
@@ -169,11 +176,6 @@ export function buildApp (deps: AppDeps): FastifyInstance {
 
 function errorBody (statusCode: number, message: string): { statusCode: number, error: string, message: string } {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message }
-}
-
-/** `application/json; charset=utf-8` → `application/json` */
-function mediaType (contentType: string | undefined): string | undefined {
-  return contentType?.split(';')[0]?.trim().toLowerCase()
 }
 
 // What identifies a review in every line logged about it. A Pod CREATE with generateName has no name

@@ -176,6 +176,12 @@ t.test('readyz: 200 only when the view is ready and shutdown has not begun', asy
   const review = await app.inject({ method: 'POST', url: '/mutate', headers: JSON_TYPE, payload: podCreate() })
   t.equal(review.statusCode, 200)
   t.equal(review.headers.connection, 'close')
+  const refused = await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'text/plain' }, payload: 'x' })
+  t.equal(refused.statusCode, 415)
+  t.equal(refused.headers.connection, 'close', 'refusals retire the connection too')
+  const invalid = await app.inject({ method: 'POST', url: '/mutate', headers: JSON_TYPE, payload: '{}' })
+  t.equal(invalid.statusCode, 400)
+  t.equal(invalid.headers.connection, 'close')
   state.draining = false
   const normal = await app.inject({ method: 'POST', url: '/mutate', headers: JSON_TYPE, payload: podCreate() })
   t.not(normal.headers.connection, 'close', 'keep-alive when not draining')
@@ -231,6 +237,26 @@ t.test('one info line per review, bound to the review; bodies only at debug', as
   const debug = testApp({ logLevel: 'debug' })
   await debug.app.inject({ method: 'POST', url: '/mutate', headers: JSON_TYPE, payload: review })
   t.ok(debug.log.lines.join('').includes(CANARY), 'body at debug')
+})
+
+t.test('at warn level a review logs nothing, and what the service warns about is bound to the review', async t => {
+  const quiet = testApp({ logLevel: 'warn' })
+  const res = await quiet.app.inject({ method: 'POST', url: '/mutate', headers: JSON_TYPE, payload: podCreate('uid-quiet') })
+  t.equal(res.statusCode, 200)
+  t.same(quiet.log.lines, [], 'no line for a review that went well')
+
+  const warned = testApp({
+    logLevel: 'warn',
+    service: {
+      review: async (review, log) => {
+        log.warn({ outcome: 'failed', reason: 'API unavailable' }, 'managed secret not ensured at admission')
+        return { response: { ...review, response: { uid: review.request?.uid ?? '', allowed: true } }, decision: 'allowed', summary: { decision: 'allowed', reason: 'test', patchOperations: 0, warnings: 0 } }
+      }
+    }
+  })
+  await warned.app.inject({ method: 'POST', url: '/mutate', headers: JSON_TYPE, payload: podCreate('uid-warned') })
+  const [line] = warned.log.records('managed secret not ensured at admission')
+  t.match(line, { level: 'warn', uid: 'uid-warned', namespace: 'team-a', operation: 'CREATE', reqId: String, outcome: 'failed' })
 })
 
 t.test('metrics count each outcome', async t => {
