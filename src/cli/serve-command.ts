@@ -1,5 +1,6 @@
 // `pullguard serve`: wires config → cluster view → review service → HTTPS server.
 
+import { pino } from 'pino'
 import { StaticClusterView } from '../cluster/static-view.js'
 import type { ClusterView } from '../cluster/view.js'
 import { admissionOptionsOf, loadConfig } from '../config/config.js'
@@ -11,7 +12,9 @@ import { logCredentialIssues } from './credential-issues.js'
 
 export async function runServe (argv: string[]): Promise<number> {
   const { config, origins } = loadConfig('serve', argv, process.env)
-  const logger = createLogger({ level: config.logLevel })
+  // Asynchronous stdout: a write in flight collects the lines logged meanwhile into one, instead of one
+  // blocking write(2) per review line on the event loop. pino flushes what is buffered on exit.
+  const logger = createLogger({ level: config.logLevel, destination: pino.destination({ dest: 1, sync: false }) })
   const options = admissionOptionsOf(config)
   // One registry for everything: live mode's controller metrics and the server's admission metrics.
   const metrics = createMetrics()
