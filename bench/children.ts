@@ -9,6 +9,19 @@ import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export const HOST = '127.0.0.1'
+
+/**
+ * Node's own flags in the container image: the Dockerfile's ENTRYPOINT between the node binary and the
+ * script. pullguard servers run with them here too, so the figures are those of the shipped runtime.
+ */
+export const IMAGE_NODE_FLAGS: readonly string[] = (() => {
+  const dockerfile = readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8')
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1]
+  const argv = entrypoint === undefined ? undefined : JSON.parse(entrypoint) as string[]
+  const script = argv?.findIndex(arg => arg.endsWith('/cli/main.js')) ?? -1
+  if (argv === undefined || script < 1) throw new Error('Dockerfile: no ENTRYPOINT ["node", …flags, ".../cli/main.js", …] to take the Node flags from')
+  return argv.slice(1, script)
+})()
 const STDERR_TAIL_BYTES = 4096
 
 /** A port free right now on 127.0.0.1 (the kernel picks it; a race with another process is unlikely). */

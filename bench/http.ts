@@ -15,7 +15,7 @@ import { request } from 'node:https'
 import { join } from 'node:path'
 import type { AdmissionReview } from '../src/admission/types.js'
 import {
-  HOST, freePort, jsonResultOf, rssBytesOf, spawnNode, stopChild, waitForHttps, type NodeChild
+  HOST, IMAGE_NODE_FLAGS, freePort, jsonResultOf, rssBytesOf, spawnNode, stopChild, waitForHttps, type NodeChild
 } from './children.ts'
 import { CLI_PATH } from './dist.ts'
 import { EXAMPLE_CLUSTER_FILE, loadReview } from './fixtures.ts'
@@ -200,7 +200,7 @@ export async function startPullguard (name: string, cli: string, logLevel: strin
     'serve', '--objects', EXAMPLE_CLUSTER_FILE, '--host', HOST, '--port', String(port),
     '--metrics-port', String(await freePort()), '--log-level', logLevel
   ]
-  return await startServer(name, cli, args, port, nodeFlags)
+  return await startServer(name, cli, args, port, [...IMAGE_NODE_FLAGS, ...nodeFlags])
 }
 
 export async function startBaseline (answerFile: string, nodeFlags: string[] = []): Promise<Server> {

@@ -13,7 +13,7 @@ import type * as ManagedSecret from '../src/cluster/managed-secret.js'
 import type { AdmissionReview } from '../src/admission/types.js'
 import type { SecretObject } from '../src/admission/credentials.js'
 import { ApiDouble, type RequestRecord } from '../test/support/api-double.ts'
-import { HOST, freePort, rssBytesOf, spawnNode, stopChild, waitForHttps } from './children.ts'
+import { HOST, IMAGE_NODE_FLAGS, freePort, rssBytesOf, spawnNode, stopChild, waitForHttps } from './children.ts'
 import { CLI_PATH, DEFAULT_ADMISSION_OPTIONS, load } from './dist.ts'
 import { CREDENTIALS_NAMESPACE, loadReview, reviewInNamespace, syntheticCluster, type ClusterSize } from './fixtures.ts'
 import { quantile, round } from './stats.ts'
@@ -91,7 +91,7 @@ async function measureSize (size: ClusterSize, config: LiveConfig, dir: string, 
     // The inspector only listens (no session) until the very end, when it forces a GC for the last reading.
     const inspectPort = await freePort()
     const spawnedAt = performance.now()
-    const child = spawnNode(`pullguard live ${size.namespaces}`, config.cli ?? CLI_PATH, args, { nodeFlags: [`--inspect=${HOST}:${inspectPort}`] })
+    const child = spawnNode(`pullguard live ${size.namespaces}`, config.cli ?? CLI_PATH, args, { nodeFlags: [...IMAGE_NODE_FLAGS, `--inspect=${HOST}:${inspectPort}`] })
     try {
       await waitForHttps(child, port, '/readyz', READY_TIMEOUT_MS)
       const readyMs = performance.now() - spawnedAt

@@ -2,6 +2,7 @@
 // version: absolute figures only mean something next to them, ratios are what carry across machines.
 
 import { availableParallelism, cpus, loadavg, platform, arch, totalmem } from 'node:os'
+import { IMAGE_NODE_FLAGS } from './children.ts'
 import type { HttpResult } from './http.ts'
 import type { LiveResult, LiveRow } from './live.ts'
 import type { MaxResult, PacedResult } from './load-client.ts'
@@ -94,6 +95,7 @@ export function render (m: Machine, mode: string, results: Results, barList: rea
     (source.uncommittedSrcFiles ? ` + ${source.uncommittedSrcFiles} uncommitted src/ files` : ''))
   out.push(`machine: ${m.cores} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}, load average ${m.loadAverageAtStart.join(' / ')} at start` +
     (m.loadAverageAtEnd === undefined ? '' : `, ${m.loadAverageAtEnd.join(' / ')} at end`))
+  out.push(`pullguard servers run with the image's Node flags (Dockerfile ENTRYPOINT): ${IMAGE_NODE_FLAGS.join(' ') || 'none'}`)
   out.push('Absolute figures vary with the machine and its other tenants; compare the ratios.')
 
   if (results.http !== undefined) out.push('', ...renderHttp(results.http, tag))

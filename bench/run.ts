@@ -50,9 +50,11 @@ const MODES: Record<'default' | 'quick', ModeConfig> = {
     http: {
       connections: 16,
       warmupSec: 2,
-      runWarmupSec: 1,
-      durationSec: 4,
-      rounds: 4,
+      // Many short rounds rather than a few long ones: on a shared machine the neighbours' load
+      // changes within seconds, and the median of closely paired rounds shrugs off a noisy one.
+      runWarmupSec: 0.5,
+      durationSec: 2,
+      rounds: 8,
       infoLogging: true,
       latency: { rate: 1000, warmupSec: 2, durationSec: 20, baselineDurationSec: 5 }
     },
@@ -87,7 +89,7 @@ const USAGE = `usage: node bench/run.ts [options]   (npm run bench -- [options] 
                        always use this checkout's dist/)
   --candidate FILE     also load another build's CLI (e.g. /tmp/copy/dist/cli/main.js) in the same
                        alternating rotation, to measure a change to src/ before making it; repeatable
-  --rounds N           alternating throughput rounds per server (default 4, quick 1)
+  --rounds N           alternating throughput rounds per server (default 8, quick 1)
   --check              exit 1 when a bar fails
   --out DIR            where results go (default bench/results)
 `

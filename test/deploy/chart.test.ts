@@ -272,7 +272,7 @@ t.test('Dockerfile', async t => {
   t.match(dockerfile, /RUN npm ci --omit=dev/, 'the runtime gets production dependencies only')
   t.match(dockerfile, /^USER 65532:65532$/m, 'a numeric non-root user')
   t.equal(pkg.bin.pullguard, 'dist/cli/main.js')
-  t.match(dockerfile, /^ENTRYPOINT \["\/nodejs\/bin\/node", "\/app\/dist\/cli\/main\.js", "serve"\]$/m, 'ENTRYPOINT runs the package bin with serve, so Kubernetes args are serve flags')
+  t.match(dockerfile, /^ENTRYPOINT \["\/nodejs\/bin\/node", ("--[a-z-]+=\d+", )*"\/app\/dist\/cli\/main\.js", "serve"\]$/m, 'ENTRYPOINT runs the package bin with serve, so Kubernetes args are serve flags')
   t.match(dockerfile, /^CMD \[\]$/m, 'no default arguments')
   t.match(dockerfile, /^COPY package\.json \.\/$/m, 'package.json ("type": "module") is in the runtime image')
   t.notMatch(dockerfile, /:latest\b/, 'no floating latest tags')
