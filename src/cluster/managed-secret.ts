@@ -115,23 +115,24 @@ function matches (stored: StoredSecret, desired: ManagedSecretSpec, tenantLabel:
     stored.metadata?.labels?.[tenantLabel] === desired.tenant &&
     stored.metadata?.annotations?.[CONTENT_HASH_ANNOTATION] === desired.contentHash &&
     keys.length === 1 && keys[0] === DOCKER_CONFIG_JSON_KEY &&
-    digests[DOCKER_CONFIG_JSON_KEY] === encoded(desired.dockerConfigJson).digest
+    digests[DOCKER_CONFIG_JSON_KEY] === configDigest(desired)
 }
 
-// The base64 form and its digest of each merged config in use. One entry per tenant's current
-// credentials; the bound only matters after many rotations (then entries are simply computed again).
-const ENCODED_CACHE_LIMIT = 4096
-const encodedConfigs = new Map<string, { base64: string, digest: string }>()
+// The digest of each tenant's current merged config, so that an up-to-date Secret costs no hashing
+// on the admission path. One entry per tenant, replaced when its config changes: a rotated config is
+// not kept alive, and the data itself (not the hash label) decides whether the entry still holds.
+const configDigests = new Map<string, { dockerConfigJson: string, digest: string }>()
 
-function encoded (dockerConfigJson: string): { base64: string, digest: string } {
-  let entry = encodedConfigs.get(dockerConfigJson)
-  if (entry === undefined) {
-    const base64 = Buffer.from(dockerConfigJson).toString('base64')
-    entry = { base64, digest: dataDigest(base64) }
-    if (encodedConfigs.size >= ENCODED_CACHE_LIMIT) encodedConfigs.delete(encodedConfigs.keys().next().value as string)
-    encodedConfigs.set(dockerConfigJson, entry)
-  }
-  return entry
+function configDigest ({ tenant, dockerConfigJson }: ManagedSecretSpec): string {
+  const known = configDigests.get(tenant)
+  if (known !== undefined && known.dockerConfigJson === dockerConfigJson) return known.digest
+  const digest = dataDigest(base64Of(dockerConfigJson))
+  configDigests.set(tenant, { dockerConfigJson, digest })
+  return digest
+}
+
+function base64Of (dockerConfigJson: string): string {
+  return Buffer.from(dockerConfigJson).toString('base64')
 }
 
 /** The managed Secret as it is stored: the same object in standalone memory and in a live cluster. */
@@ -146,6 +147,6 @@ export function managedSecretObject (spec: ManagedSecretSpec, tenantLabel: strin
       annotations: { [CONTENT_HASH_ANNOTATION]: spec.contentHash }
     },
     type: DOCKER_CONFIG_JSON_TYPE,
-    data: { [DOCKER_CONFIG_JSON_KEY]: encoded(spec.dockerConfigJson).base64 }
+    data: { [DOCKER_CONFIG_JSON_KEY]: base64Of(spec.dockerConfigJson) }
   }
 }
