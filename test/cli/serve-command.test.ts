@@ -51,6 +51,11 @@ t.test('serve --objects answers reviews and exits 0 on SIGTERM', async t => {
   t.equal((await post(url, JSON.stringify(podCreateReview()))).status, 200)
 
   child.kill('SIGTERM')
-  const [code] = await once(child, 'exit')
+  // 'close' comes after stdout has ended: every line the process wrote is in `output` by then.
+  const [code] = await once(child, 'close')
   t.equal(code, 0, 'drained and exited 0')
+  // stdout is written asynchronously: nothing logged may be lost on the way out.
+  const messages = output.split('\n').filter(line => line !== '').map(line => (JSON.parse(line) as { msg: string }).msg)
+  t.equal(messages.filter(msg => msg === 'review').length, 2, 'both reviews logged')
+  t.equal(messages.at(-1), 'shut down', 'the last line, written just before exit, arrived')
 })
