@@ -47,7 +47,7 @@ t.test('content type: only application/json reaches the review', async t => {
       payload: body
     })
     t.equal(res.statusCode, status, `${contentType ?? 'no content type'} → ${status}`)
-    if (status !== 200) t.match(res.json(), { statusCode: status, error: String, message: String })
+    if (status !== 200) t.match(res.json(), { statusCode: status, error: String, message: 'Content-Type must be application/json' })
   }
   t.equal(await counterValue(metrics, { operation: 'unknown', result: 'rejected' }), 6)
 })
