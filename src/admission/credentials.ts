@@ -40,7 +40,10 @@ export type SourceReading =
   | { kind: 'invalid', name: string, reason: string } // meant as one, but unusable
 
 /** Reads one Secret as a credential source. Never throws; reasons never contain Secret data. */
-export function readCredentialSource (secret: SecretObject, options: AdmissionOptions): SourceReading {
+/** The options that decide which Secrets are whose credentials. */
+export type CredentialSourceOptions = Pick<AdmissionOptions, 'credentialsNamespace' | 'tenantLabel' | 'sharedLabel'>
+
+export function readCredentialSource (secret: SecretObject, options: CredentialSourceOptions): SourceReading {
   const meta = secret.metadata ?? {}
   const name = meta.name ?? ''
   if (meta.namespace !== options.credentialsNamespace || name === '') return { kind: 'ignored' }

@@ -1,7 +1,7 @@
 // The decision: (request, cluster snapshot, options) → response + the managed Secret to ensure.
 // Pure and synchronous: no network, clock or logger, so every rule is a table test.
 
-import type { ClusterSnapshot, ManagedSecretSpec } from '../cluster/view.js'
+import type { ClusterSnapshot, ManagedSecretSpec } from './cluster-snapshot.js'
 import { isObject } from './envelope.js'
 import { parseImageName, type ImageName } from './image-reference.js'
 import { MIRROR_POD_ANNOTATION, type AdmissionOptions } from './options.js'

@@ -27,13 +27,28 @@ export async function runServe (argv: string[]): Promise<number> {
     view = standalone
   } else {
     // Loaded only here: @kubernetes/client-node alone adds ~75 MB of RSS a standalone server never uses.
-    const { startLiveClusterView } = await import('../cluster/live/live-view.js')
+    const [{ LiveClusterView }, { loadKubeConfig }] = await Promise.all([
+      import('../cluster/live/live-view.js'),
+      import('../cluster/live/kube-client.js')
+    ])
+    let loaded
     try {
-      view = startLiveClusterView(config, { logger, metrics })
+      loaded = loadKubeConfig({ ...(config.kubeconfig !== undefined && { file: config.kubeconfig }) })
     } catch (err) {
       logger.error({ error: (err as Error).message }, 'live mode: no usable cluster configuration')
       return 1
     }
+    logger.info({ kubeconfig: loaded.source, server: loaded.server, resyncSeconds: config.resyncSeconds }, 'live mode: watching the cluster')
+    // Not yet synced: /readyz turns 200 once it is.
+    const live = new LiveClusterView({
+      kubeConfig: loaded.kubeConfig,
+      options,
+      logger,
+      registry: metrics.registry,
+      resyncSeconds: config.resyncSeconds
+    })
+    live.start()
+    view = live
   }
   logger.info({ settings: origins }, 'configuration loaded')
 

@@ -5,12 +5,15 @@ import {
   mergeTenantCredentials,
   readCredentialSource,
   type CredentialSource,
+  type CredentialSourceOptions,
   type KeyConflict,
   type MergedCredentials,
   type SecretObject
 } from '../admission/credentials.js'
 import type { AdmissionOptions } from '../admission/options.js'
 import { RegistryIndex } from '../admission/registry-index.js'
+
+export type CredentialStateOptions = CredentialSourceOptions & Pick<AdmissionOptions, 'publicRegistries'>
 
 export interface CredentialProblem {
   secret: string
@@ -28,7 +31,7 @@ export class CredentialState {
     readonly problems: readonly CredentialProblem[]
   ) {}
 
-  static build (secrets: Iterable<SecretObject>, options: AdmissionOptions): CredentialState {
+  static build (secrets: Iterable<SecretObject>, options: CredentialStateOptions): CredentialState {
     const sources: CredentialSource[] = []
     const problems: CredentialProblem[] = []
     for (const secret of secrets) {
@@ -40,10 +43,6 @@ export class CredentialState {
     const registries = RegistryIndex.build(merged.grants, options.publicRegistries)
     for (const key of registries.invalidKeys) problems.push({ secret: '(auths key)', reason: `unparseable registry key ${JSON.stringify(key)}` })
     return new CredentialState(merged.byTenant, merged.sharedOnly, registries, merged.conflicts, problems)
-  }
-
-  static empty (options: AdmissionOptions): CredentialState {
-    return CredentialState.build([], options)
   }
 
   /** own + shared; a tenant with only shared sources still gets them */

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE, type SecretObject } from '../admission/credentials.js'
 import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../admission/options.js'
-import type { ManagedSecretSpec } from './view.js'
+import type { ManagedSecretSpec } from '../admission/cluster-snapshot.js'
 
 /**
  * The stored Secret as the plan reads it, and as the cache keeps it: metadata, type, immutable, and
@@ -149,4 +149,37 @@ export function managedSecretObject (spec: ManagedSecretSpec, tenantLabel: strin
     type: DOCKER_CONFIG_JSON_TYPE,
     data: { [DOCKER_CONFIG_JSON_KEY]: base64Of(spec.dockerConfigJson) }
   }
+}
+
+/** the queue is paced and waits for changes to settle; an admission-time ensure does neither */
+export type ReconcileCaller = 'queue' | 'admission'
+
+export type ReconcileStep =
+  /** the model does not know the namespace (or it is terminating): never delete on a guess */
+  | { step: 'leave' }
+  /** someone changed the Secret a moment ago: look again after this long instead of writing now */
+  | { step: 'defer', deferMs: number }
+  | { step: 'plan', plan: ManagedSecretPlan }
+
+export interface ReconcileInput {
+  /** as the model says (undefined: unknown or terminating; null: should not exist) */
+  desired: ManagedSecretSpec | null | undefined
+  stored: StoredSecret | undefined
+  caller: ReconcileCaller
+  /** since the cache last saw this namespace's managed Secret change (Infinity: never) */
+  msSinceChange: number
+  settleDelayMs: number
+  tenantLabel: string
+}
+
+/** One namespace's next step, from what the model and the cache say. Pure: the projector acts on it. */
+export function reconcileStep ({ desired, stored, caller, msSinceChange, settleDelayMs, tenantLabel }: ReconcileInput): ReconcileStep {
+  if (desired === undefined) return { step: 'leave' }
+  const plan = planManagedSecret(desired ?? undefined, stored, tenantLabel)
+  if (caller === 'queue' && plan.action !== 'none' && plan.action !== 'conflict' && msSinceChange < settleDelayMs) {
+    // Another replica, most likely, just changed it: our other caches may not have seen why yet
+    // (watches of different resources are not ordered). Look again once that change has settled.
+    return { step: 'defer', deferMs: settleDelayMs - msSinceChange }
+  }
+  return { step: 'plan', plan }
 }

@@ -3,12 +3,14 @@
 
 import { readFile } from 'node:fs/promises'
 import { parseAllDocuments } from 'yaml'
+import type { ClusterSnapshot, ManagedSecretSpec } from '../admission/cluster-snapshot.js'
 import type { SecretObject } from '../admission/credentials.js'
 import { isObject } from '../admission/envelope.js'
 import type { AdmissionOptions } from '../admission/options.js'
-import { CredentialState } from './credential-state.js'
-import { managedSecretObject, planManagedSecret, storedSecret, type StoredSecret } from './managed-secret.js'
-import type { ClusterSnapshot, ClusterView, EnsureResult, ManagedSecretSpec } from './view.js'
+import { ClusterModel, type NamespaceObject } from './cluster-model.js'
+import type { CredentialState } from './credential-state.js'
+import { managedSecretObject, planManagedSecret, storedSecret } from './managed-secret.js'
+import type { ClusterView, EnsureResult } from './view.js'
 
 export class ManifestError extends Error {
   constructor (readonly file: string, reason: string) {
@@ -17,38 +19,22 @@ export class ManifestError extends Error {
   }
 }
 
-interface NamespaceObject {
-  metadata?: { name?: string, labels?: Record<string, string> | null }
-}
-
 export class StaticClusterView implements ClusterView {
-  readonly credentials: CredentialState
-  private readonly tenants = new Map<string, string | null>()
-  /** every Secret by `namespace/name`: credential sources and any managed (or squatting) copies */
-  readonly secrets = new Map<string, SecretObject>()
-  private readonly current: ClusterSnapshot
+  readonly model: ClusterModel
+  /** every Secret by `namespace/name`, whole: credential sources and any managed (or squatting) copies */
+  private readonly stored = new Map<string, SecretObject>()
 
   constructor (objects: readonly unknown[], private readonly options: AdmissionOptions) {
+    const model = this.model = new ClusterModel(options)
     for (const object of objects) {
-      if (!isObject(object)) continue
-      if (object.apiVersion === 'v1' && object.kind === 'Namespace') {
-        const { metadata } = object as NamespaceObject
-        if (metadata?.name === undefined) continue
-        const tenant = metadata.labels?.[options.tenantLabel]
-        this.tenants.set(metadata.name, tenant === undefined || tenant === '' ? null : tenant)
-      } else if (object.apiVersion === 'v1' && object.kind === 'Secret') {
-        const secret = object as SecretObject
-        const { name, namespace = 'default' } = secret.metadata ?? {}
-        if (name !== undefined) this.secrets.set(`${namespace}/${name}`, { ...secret, metadata: { ...secret.metadata, namespace } })
+      if (!isObject(object) || object.apiVersion !== 'v1') continue
+      if (object.kind === 'Namespace') {
+        model.namespaceChanged(object as NamespaceObject)
+      } else if (object.kind === 'Secret') {
+        this.putSecret(object as SecretObject)
       }
     }
-    this.credentials = CredentialState.build(this.secrets.values(), options)
-    const { tenants, credentials } = this
-    this.current = {
-      tenantOf: namespace => tenants.get(namespace),
-      credentialsOf: tenant => credentials.credentialsOf(tenant),
-      registries: credentials.registries
-    }
+    model.commitCredentials()
   }
 
   static async fromFiles (files: readonly string[], options: AdmissionOptions): Promise<StaticClusterView> {
@@ -57,8 +43,29 @@ export class StaticClusterView implements ClusterView {
     return new StaticClusterView(objects, options)
   }
 
+  get secrets (): ReadonlyMap<string, SecretObject> {
+    return this.stored
+  }
+
+  /**
+   * Stores a Secret as the API server would (no namespace: `default`). A credential source changes
+   * the merged credentials only at the next commit, as in live mode; the constructor commits once.
+   */
+  putSecret (secret: SecretObject): void {
+    const { name, namespace = 'default' } = secret.metadata ?? {}
+    if (name === undefined) return
+    const placed = { ...secret, metadata: { ...secret.metadata, namespace } }
+    this.stored.set(`${namespace}/${name}`, placed)
+    this.model.credentialSecretChanged(placed)
+    if (name === this.options.managedSecretName) this.model.managedSecretChanged(namespace, storedSecret(placed))
+  }
+
+  get credentials (): CredentialState {
+    return this.model.credentialState
+  }
+
   snapshot (): ClusterSnapshot {
-    return this.current
+    return this.model
   }
 
   async lookupNamespace (): Promise<void> {
@@ -68,32 +75,20 @@ export class StaticClusterView implements ClusterView {
   // The same plan the live projector follows, applied to memory.
   async ensureManagedSecret (spec: ManagedSecretSpec): Promise<EnsureResult> {
     const key = `${spec.namespace}/${spec.name}`
-    const existing = this.secrets.get(key)
-    const plan = planManagedSecret(spec, existing === undefined ? undefined : this.storedOf(existing), this.options.tenantLabel)
+    const plan = planManagedSecret(spec, this.model.managedSecret(spec.namespace), this.options.tenantLabel)
+    const write = (body: SecretObject): void => this.putSecret(body)
     switch (plan.action) {
       case 'none': return { outcome: 'unchanged' }
       case 'conflict': return { outcome: 'conflict', message: `Secret ${key} exists and is not managed by pullguard` }
-      case 'create': this.secrets.set(key, plan.body); return { outcome: 'created' }
-      case 'replace': this.secrets.set(key, plan.body); return { outcome: 'updated' }
+      case 'create': write(plan.body); return { outcome: 'created' }
+      case 'replace': write(plan.body); return { outcome: 'updated' }
       // only a recreate here: a spec to ensure always wants the Secret to exist
-      case 'delete': this.secrets.set(key, managedSecretObject(spec, this.options.tenantLabel)); return { outcome: 'updated' }
+      case 'delete': write(managedSecretObject(spec, this.options.tenantLabel)); return { outcome: 'updated' }
     }
   }
 
   isReady (): boolean {
     return true
-  }
-
-  // The plan's trimmed form, made once per stored object rather than digested again on every review.
-  private readonly trimmed = new WeakMap<SecretObject, StoredSecret>()
-
-  private storedOf (secret: SecretObject): StoredSecret {
-    let stored = this.trimmed.get(secret)
-    if (stored === undefined) {
-      stored = storedSecret(secret)
-      this.trimmed.set(secret, stored)
-    }
-    return stored
   }
 }
 

@@ -1,29 +1,7 @@
-// The cluster as the admission path sees it. A snapshot is plain, precomputed data read synchronously by
-// the pure decision; the view around it does the I/O (loading manifests, informers, API writes).
+// The cluster as the review service sees it: a snapshot for the pure decision, plus the I/O around
+// it (a namespace lookup, the managed Secret's ensure). The static and the live view implement it.
 
-import type { MergedCredentials } from '../admission/credentials.js'
-import type { RegistryIndex } from '../admission/registry-index.js'
-
-export interface ClusterSnapshot {
-  /**
-   * The namespace's tenant: a string when it carries the tenant label, null when it exists without
-   * it, undefined when this snapshot has never seen the namespace (the view may then look it up).
-   */
-  tenantOf(namespace: string): string | null | undefined
-  /** merged credentials of a tenant (own + shared); undefined when it has none */
-  credentialsOf(tenant: string): MergedCredentials | undefined
-  /** which tenants' credentials cover which registries; answers in time independent of cluster size */
-  readonly registries: RegistryIndex
-}
-
-/** The managed Secret a tenant namespace must hold; produced by the decision, applied by the view. */
-export interface ManagedSecretSpec {
-  namespace: string
-  name: string
-  tenant: string
-  dockerConfigJson: string
-  contentHash: string
-}
+import type { ClusterSnapshot, ManagedSecretSpec } from '../admission/cluster-snapshot.js'
 
 export type EnsureResult =
   | { outcome: 'unchanged' | 'created' | 'updated' }
@@ -31,6 +9,7 @@ export type EnsureResult =
   | { outcome: 'failed', message: string }
 
 export interface ClusterView {
+  /** the current state, read synchronously; taking it has no side effect */
   snapshot(): ClusterSnapshot
   /** fetch a namespace the snapshot does not know yet (created a moment ago); resolves either way */
   lookupNamespace(namespace: string, timeoutMs: number): Promise<void>

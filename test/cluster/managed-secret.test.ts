@@ -1,7 +1,7 @@
 import t from 'tap'
 import { CONTENT_HASH_ANNOTATION, MANAGED_BY_LABEL } from '../../src/admission/options.js'
-import { dataDigest, managedSecretObject, planManagedSecret, storedSecret, type ApiSecret, type StoredSecret } from '../../src/cluster/managed-secret.js'
-import type { ManagedSecretSpec } from '../../src/cluster/view.js'
+import { dataDigest, managedSecretObject, planManagedSecret, reconcileStep, storedSecret, type ApiSecret, type ReconcileInput, type StoredSecret } from '../../src/cluster/managed-secret.js'
+import type { ManagedSecretSpec } from '../../src/admission/cluster-snapshot.js'
 
 const TENANT_LABEL = 'pullguard.dev/tenant'
 const config = '{"auths":{"registry.acme.example":{"auth":"YTpi"}}}'
@@ -76,4 +76,20 @@ t.test('a replace keeps what others added and sets exactly our data', async t =>
   t.same(plan.body.metadata?.labels, { [MANAGED_BY_LABEL]: 'pullguard', [TENANT_LABEL]: 'acme', extra: 'x' })
   t.same(plan.body.data, { '.dockerconfigjson': Buffer.from(config).toString('base64') })
   t.equal(plan.body.type, 'kubernetes.io/dockerconfigjson')
+})
+
+t.test('reconcileStep: leave the unknown, let a fresh change settle before the queue acts on it', async t => {
+  const base: ReconcileInput = { desired: spec, stored: undefined, caller: 'queue', msSinceChange: Infinity, settleDelayMs: 2000, tenantLabel: TENANT_LABEL }
+  const cases: Array<{ name: string, input: Partial<ReconcileInput>, want: unknown }> = [
+    { name: 'unknown or terminating namespace: leave it', input: { desired: undefined, stored: stored() }, want: { step: 'leave' } },
+    { name: 'queue, nothing changed lately: the plan', input: {}, want: { step: 'plan', plan: { action: 'create' } } },
+    { name: 'queue, changed 500 ms ago, a write is due: defer the rest of the settle delay', input: { msSinceChange: 500 }, want: { step: 'defer', deferMs: 1500 } },
+    { name: 'queue, changed just now, a delete is due: defer', input: { desired: null, stored: stored(), msSinceChange: 0 }, want: { step: 'defer', deferMs: 2000 } },
+    { name: 'queue, changed lately but already right: nothing to defer', input: { stored: stored(), msSinceChange: 10 }, want: { step: 'plan', plan: { action: 'none' } } },
+    { name: 'queue, changed lately, a foreign Secret: report now', input: { stored: stored(s => { s.metadata!.labels = {} }), msSinceChange: 10 }, want: { step: 'plan', plan: { action: 'conflict' } } },
+    { name: 'queue, settle delay exactly over: the plan', input: { msSinceChange: 2000 }, want: { step: 'plan', plan: { action: 'create' } } },
+    { name: 'admission never defers: the Pod is waiting', input: { caller: 'admission', msSinceChange: 0 }, want: { step: 'plan', plan: { action: 'create' } } },
+    { name: 'should not exist, ours is there: delete', input: { desired: null, stored: stored() }, want: { step: 'plan', plan: { action: 'delete', recreate: false } } }
+  ]
+  for (const c of cases) t.match(reconcileStep({ ...base, ...c.input }), c.want, c.name)
 })

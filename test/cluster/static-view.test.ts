@@ -64,7 +64,7 @@ t.test('standalone writes follow the live plan: tampered data under the right ha
   const spec = { namespace: 'team-a', name: 'pullguard-registry-credentials', tenant: 'acme', ...acme }
   t.same(await view.ensureManagedSecret(spec), { outcome: 'created' })
   const stored = view.secrets.get('team-a/pullguard-registry-credentials')
-  view.secrets.set('team-a/pullguard-registry-credentials', { ...stored, data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } })
+  view.putSecret({ ...stored, data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } })
   t.same(await view.ensureManagedSecret(spec), { outcome: 'updated' })
   t.equal(Buffer.from(view.secrets.get('team-a/pullguard-registry-credentials')?.data?.['.dockerconfigjson'] ?? '', 'base64').toString(), acme.dockerConfigJson)
 })

@@ -1,28 +1,27 @@
-// Live mode: the cluster view backed by three informers (all Namespaces; the Secrets of the
-// credentials namespace; the managed-name Secrets across namespaces — never tenants' other Secrets)
-// and the projector that writes the managed Secrets. Admission reads only these caches; the API is
+// Live mode: the cluster model fed by three informers (all Namespaces; the Secrets of the
+// credentials namespace; the managed-name Secrets across namespaces — never tenants' other Secrets),
+// and the projector that writes what the model says. Admission reads only the model; the API is
 // called per review only for a namespace created a moment ago and for the managed Secret's ensure.
 
 import * as k8s from '@kubernetes/client-node'
 import type { Registry } from 'prom-client'
-import type { SecretObject } from '../../admission/credentials.js'
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type AdmissionOptions } from '../../admission/options.js'
-import { admissionOptionsOf, type Config } from '../../config/config.js'
+import type { ClusterSnapshot, ManagedSecretSpec } from '../../admission/cluster-snapshot.js'
+import { tenantFromLabels } from '../../admission/cluster-snapshot.js'
+import type { AdmissionOptions } from '../../admission/options.js'
 import type { Logger } from '../../logging.js'
-import type { Metrics } from '../../server/metrics.js'
-import { CredentialState } from '../credential-state.js'
-import type { ClusterSnapshot, ClusterView, EnsureResult, ManagedSecretSpec } from '../view.js'
-import { Informer, type InformerEvent, type InformerTiming } from './informer.js'
-import { apiFailure, isStatus, loadKubeConfig, withTimeout } from './kube-client.js'
-import { registerLiveMetrics } from './live-metrics.js'
+import { ClusterModel } from '../cluster-model.js'
 import { storedSecret, type StoredSecret } from '../managed-secret.js'
+import type { ClusterView, EnsureResult } from '../view.js'
+import { Informer, type InformerTiming } from './informer.js'
+import { apiFailure, isStatus, withTimeout } from './kube-client.js'
+import { registerLiveMetrics } from './live-metrics.js'
 import { DEFAULT_PROJECTOR_TUNING, Projector, type ProjectorTuning } from './projector.js'
 
 export interface LiveClusterViewOptions {
   kubeConfig: k8s.KubeConfig
   options: AdmissionOptions
   logger: Logger
-  /** the process registry (Metrics.registry); live mode's metrics are added to it */
+  /** the process registry; live mode's metrics are added to it */
   registry: Registry
   /** period of the full re-queue of tenant namespaces */
   resyncSeconds: number
@@ -30,26 +29,15 @@ export interface LiveClusterViewOptions {
   informers?: Partial<InformerTiming>
 }
 
-// Namespaces answered by a live GET before the informer caught up; the informer replaces them within
-// seconds, so this only fills under a flood of brand-new namespaces. Oldest dropped first.
-const LOOKUP_CACHE_LIMIT = 10_000
-
 export class LiveClusterView implements ClusterView {
   private readonly options: AdmissionOptions
   private readonly log: Logger
   private readonly core: k8s.CoreV1Api
-  private readonly namespaces: Informer<k8s.V1Namespace>
-  private readonly credentialSecrets: Informer<k8s.V1Secret>
-  private readonly managedSecrets: Informer<StoredSecret, k8s.V1Secret>
+  private readonly model: ClusterModel
+  private readonly informers: ReadonlyArray<Informer<k8s.KubernetesObject, k8s.KubernetesObject>>
   private readonly projector: Projector
-  /** namespace → tenant (null: not a tenant), from the namespace informer */
-  private readonly tenants = new Map<string, string | null>()
-  private readonly terminating = new Set<string>()
-  private readonly lookedUp = new Map<string, string | null>()
   private readonly lookups = new Map<string, Promise<void>>()
-  private credentials: CredentialState
-  private credentialsDirty = false
-  private credentialProblems = '[]'
+  private commitScheduled = false
   private synced = false
   private started = false
 
@@ -57,30 +45,42 @@ export class LiveClusterView implements ClusterView {
     const { kubeConfig, options, logger } = live
     this.options = options
     this.log = logger.child({ component: 'live-view' })
-    this.core = kubeConfig.makeApiClient(k8s.CoreV1Api)
-    this.credentials = CredentialState.empty(options)
-    const core = this.core
+    const core = this.core = kubeConfig.makeApiClient(k8s.CoreV1Api)
+    const model = this.model = new ClusterModel(options)
     const common = { kubeConfig, logger: this.log, ...(live.informers !== undefined && { timing: live.informers }) }
 
-    this.namespaces = new Informer<k8s.V1Namespace>({
+    const namespaces = new Informer<k8s.V1Namespace>({
       ...common,
       name: 'namespaces',
       path: '/api/v1/namespaces',
       listPage: (request, call) => core.listNamespace(request, call),
       keep: keptNamespace,
-      onEvent: (event, namespace) => this.namespaceChanged(event, namespace)
+      onEvent: (event, namespace) => {
+        const name = namespace.metadata?.name
+        if (name === undefined) return
+        if (event === 'delete') {
+          model.namespaceDeleted(name)
+          this.projector.forget(name)
+        } else {
+          this.reconcile(model.namespaceChanged(namespace))
+        }
+      }
     })
-    this.credentialSecrets = new Informer<k8s.V1Secret>({
+    const credentialSecrets = new Informer<k8s.V1Secret>({
       ...common,
       name: 'credentials',
       path: `/api/v1/namespaces/${encodeURIComponent(options.credentialsNamespace)}/secrets`,
       listPage: (request, call) => core.listNamespacedSecret({ namespace: options.credentialsNamespace, ...request }, call),
       keep: withoutManagedFields,
-      onEvent: () => this.credentialsChanged()
+      onEvent: (event, secret) => {
+        if (event === 'delete') model.credentialSecretDeleted(secret.metadata?.name ?? '')
+        else model.credentialSecretChanged(secret)
+        this.scheduleCredentialCommit()
+      }
     })
     // The field selector lets RBAC grant list/watch on this one resourceName only. Kept trimmed: the
-    // projector compares data by digest, so no namespace's copy of the credentials stays in memory.
-    this.managedSecrets = new Informer<StoredSecret, k8s.V1Secret>({
+    // plan compares data by digest, so no namespace's copy of the credentials stays in memory.
+    const managedSecrets = new Informer<StoredSecret, k8s.V1Secret>({
       ...common,
       name: 'managed-secrets',
       path: '/api/v1/secrets',
@@ -89,23 +89,26 @@ export class LiveClusterView implements ClusterView {
       keep: storedSecret,
       onEvent: (event, secret) => {
         const namespace = secret.metadata?.namespace
-        if (namespace !== undefined) this.projector.cacheChanged(namespace, event === 'delete' ? undefined : secret)
+        if (namespace === undefined) return
+        const current = event === 'delete' ? undefined : secret
+        model.managedSecretChanged(namespace, current)
+        this.projector.cacheChanged(namespace, current)
       }
     })
+    this.informers = [namespaces, credentialSecrets, managedSecrets] as unknown as typeof this.informers
 
-    const informers = [this.namespaces, this.credentialSecrets, this.managedSecrets]
     const metrics = registerLiveMetrics(live.registry, {
       queueDepth: () => this.projector.queueDepth,
-      managedSecrets: () => this.managedSecrets.list().filter(s => s.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE).length,
-      cacheAges: () => informers.map(informer => [informer.name, informer.ageSeconds()])
+      managedSecrets: () => model.counts().managedSecrets,
+      cacheAges: () => this.informers.map(informer => [informer.name, informer.ageSeconds()])
     })
     this.projector = new Projector({
       core,
       secretName: options.managedSecretName,
       tenantLabel: options.tenantLabel,
-      desired: namespace => this.desired(namespace),
-      cached: namespace => this.managedSecrets.get(options.managedSecretName, namespace),
-      resyncKeys: () => this.resyncKeys(),
+      desired: namespace => model.desired(namespace),
+      cached: namespace => model.managedSecret(namespace),
+      resyncKeys: () => model.namespacesToResync(),
       metrics,
       logger: this.log,
       tuning: { ...DEFAULT_PROJECTOR_TUNING, ...live.projector, resyncSeconds: live.resyncSeconds }
@@ -116,42 +119,36 @@ export class LiveClusterView implements ClusterView {
   start (): void {
     if (this.started) return
     this.started = true
-    for (const informer of this.informers()) informer.start()
+    for (const informer of this.informers) informer.start()
     this.whenSynced().then(() => {
       this.synced = true
-      this.credentialsDirty = true
-      this.refreshCredentials()
+      this.commitCredentials()
       this.projector.start()
       // The first pass: every tenant namespace, and every managed Secret that may be left over.
       this.projector.resync()
-      this.log.info({ namespaces: this.tenants.size, tenantNamespaces: this.tenantNamespaceCount() }, 'live cluster view synced')
+      const { namespaces, tenantNamespaces } = this.model.counts()
+      this.log.info({ namespaces, tenantNamespaces }, 'live cluster view synced')
     }, () => {})
   }
 
   /** resolves once every cache has completed its first list */
   async whenSynced (): Promise<void> {
-    await Promise.all(this.informers().map(informer => informer.whenSynced()))
+    await Promise.all(this.informers.map(informer => informer.whenSynced()))
   }
 
   /** stops writes first (in-flight ones finish), then the informers */
   async stop (): Promise<void> {
     await this.projector.stop()
-    await Promise.all(this.informers().map(informer => informer.stop()))
+    await Promise.all(this.informers.map(informer => informer.stop()))
   }
 
   isReady (): boolean {
     // Stays true through later outages: the last good cache is served, and metrics say how old it is.
-    return this.informers().every(informer => informer.hasSynced)
+    return this.informers.every(informer => informer.hasSynced)
   }
 
   snapshot (): ClusterSnapshot {
-    this.refreshCredentials()
-    const credentials = this.credentials
-    return {
-      tenantOf: namespace => this.tenantOf(namespace),
-      credentialsOf: tenant => credentials.credentialsOf(tenant),
-      registries: credentials.registries
-    }
+    return this.model
   }
 
   /** concurrent reviews in one brand-new namespace (a Deployment's Pods) share one GET */
@@ -176,7 +173,7 @@ export class LiveClusterView implements ClusterView {
     let tenant: string | null
     try {
       const found = await this.core.readNamespace({ name: namespace }, withTimeout(timeoutMs))
-      tenant = this.tenantLabelOf(found)
+      tenant = tenantFromLabels(found.metadata?.labels, this.options.tenantLabel)
     } catch (err) {
       if (!isStatus(err, 404)) {
         this.log.warn({ namespace, error: apiFailure(err), timeoutMs }, 'namespace lookup failed; deciding without it')
@@ -184,123 +181,34 @@ export class LiveClusterView implements ClusterView {
       }
       tenant = null
     }
-    // The informer's word wins: it may already hold a newer state than this GET saw.
-    if (this.tenants.has(namespace)) return
-    if (this.lookedUp.size >= LOOKUP_CACHE_LIMIT) this.lookedUp.delete(this.lookedUp.keys().next().value as string)
-    this.lookedUp.set(namespace, tenant)
+    this.model.namespaceLookedUp(namespace, tenant)
   }
 
-  private informers (): Array<Informer<k8s.V1Namespace> | Informer<k8s.V1Secret> | Informer<StoredSecret, k8s.V1Secret>> {
-    return [this.namespaces, this.credentialSecrets, this.managedSecrets]
-  }
-
-  private tenantOf (namespace: string): string | null | undefined {
-    return this.tenants.has(namespace) ? this.tenants.get(namespace) : this.lookedUp.get(namespace)
-  }
-
-  private tenantLabelOf (namespace: k8s.V1Namespace): string | null {
-    const tenant = namespace.metadata?.labels?.[this.options.tenantLabel]
-    return tenant === undefined || tenant === '' ? null : tenant
-  }
-
-  private namespaceChanged (event: InformerEvent, namespace: k8s.V1Namespace): void {
-    const name = namespace.metadata?.name
-    if (name === undefined) return
-    this.lookedUp.delete(name)
-    if (event === 'delete') {
-      // Its Secrets go with it (the namespace controller deletes them): nothing to reconcile.
-      this.tenants.delete(name)
-      this.terminating.delete(name)
-      this.projector.forget(name)
-      return
-    }
-    if (namespace.status?.phase === 'Terminating') this.terminating.add(name)
-    else this.terminating.delete(name)
-    const tenant = this.tenantLabelOf(namespace)
-    const before = this.tenants.get(name)
-    this.tenants.set(name, tenant)
-    // Before sync the first full pass covers every namespace; after it, only a change of tenant matters.
-    if (this.synced && before !== tenant) this.projector.enqueue(name)
-  }
-
-  private credentialsChanged (): void {
-    if (this.credentialsDirty) return
-    this.credentialsDirty = true
-    // A relist delivers a whole batch of events synchronously: rebuild once, after the batch.
-    queueMicrotask(() => this.refreshCredentials())
-  }
-
-  /** rebuilds merged credentials if sources changed, and queues the namespaces whose content changed */
-  private refreshCredentials (): void {
-    if (!this.credentialsDirty) return
-    this.credentialsDirty = false
-    const previous = this.credentials
-    const next = CredentialState.build(this.credentialSecrets.list() as SecretObject[], this.options)
-    this.credentials = next
-    this.reportCredentialProblems(next)
+  /** Before sync the first full pass covers every namespace; after it, what the model says changed. */
+  private reconcile (namespaces: readonly string[]): void {
     if (!this.synced) return
-
-    // Only namespaces whose merged content changed; a tenant's answer is computed once, not per namespace.
-    const changedByTenant = new Map<string, boolean>()
-    let queued = 0
-    for (const [namespace, tenant] of [...this.tenants, ...this.lookedUp]) {
-      if (tenant === null) continue
-      let changed = changedByTenant.get(tenant)
-      if (changed === undefined) {
-        changed = previous.credentialsOf(tenant)?.contentHash !== next.credentialsOf(tenant)?.contentHash
-        changedByTenant.set(tenant, changed)
-      }
-      if (changed) {
-        this.projector.enqueue(namespace)
-        queued++
-      }
-    }
-    const tenantsChanged = [...changedByTenant.values()].filter(Boolean).length
-    this.log.info({ sources: this.credentialSecrets.list().length, tenantsChanged, namespacesQueued: queued }, 'credentials changed')
+    for (const namespace of namespaces) this.projector.enqueue(namespace)
   }
 
-  /** conflicts and unusable sources, logged once per change of the set (names and keys, never data) */
-  private reportCredentialProblems (state: CredentialState): void {
-    const { conflicts, problems } = state.issues()
-    const signature = JSON.stringify([conflicts, problems])
-    if (signature === this.credentialProblems) return
-    this.credentialProblems = signature
-    if (conflicts.length === 0 && problems.length === 0) this.log.info('credential sources: no conflicts or problems left')
-    else this.log.warn({ conflicts, problems }, 'credential sources: registry key conflicts or unusable Secrets')
+  private scheduleCredentialCommit (): void {
+    if (this.commitScheduled) return
+    this.commitScheduled = true
+    // A relist delivers a whole batch of events synchronously: fold them in once, after the batch.
+    queueMicrotask(() => this.commitCredentials())
   }
 
-  private desired (namespace: string): ManagedSecretSpec | null | undefined {
-    const tenant = this.tenantOf(namespace)
-    if (tenant === undefined || this.terminating.has(namespace)) return undefined
-    if (tenant === null) return null
-    this.refreshCredentials()
-    const credentials = this.credentials.credentialsOf(tenant)
-    if (credentials === undefined) return null
-    return {
-      namespace,
-      name: this.options.managedSecretName,
-      tenant,
-      dockerConfigJson: credentials.dockerConfigJson,
-      contentHash: credentials.contentHash
+  private commitCredentials (): void {
+    this.commitScheduled = false
+    const commit = this.model.commitCredentials()
+    if (commit === undefined) return
+    if (commit.issues !== undefined) {
+      const { conflicts, problems } = commit.issues
+      if (conflicts.length === 0 && problems.length === 0) this.log.info('credential sources: no conflicts or problems left')
+      else this.log.warn({ conflicts, problems }, 'credential sources: registry key conflicts or unusable Secrets')
     }
-  }
-
-  private * resyncKeys (): Iterable<string> {
-    const seen = new Set<string>()
-    for (const [namespace, tenant] of [...this.tenants, ...this.lookedUp]) {
-      if (tenant !== null) seen.add(namespace)
-    }
-    // A copy in a namespace that stopped being a tenant is removed even if that event was missed.
-    for (const secret of this.managedSecrets.list()) {
-      if (secret.metadata?.namespace !== undefined) seen.add(secret.metadata.namespace)
-    }
-    yield * seen
-  }
-
-  private tenantNamespaceCount (): number {
-    let count = 0
-    for (const tenant of this.tenants.values()) if (tenant !== null) count++
-    return count
+    if (!this.synced) return
+    this.reconcile(commit.namespaces)
+    this.log.info({ sources: commit.sources, tenantsChanged: commit.tenantsChanged, namespacesQueued: commit.namespaces.length }, 'credentials changed')
   }
 }
 
@@ -327,27 +235,4 @@ export function withoutManagedFields<T extends k8s.KubernetesObject> (object: T)
   if (object.metadata?.managedFields == null) return object
   const { managedFields: _dropped, ...metadata } = object.metadata
   return { ...object, metadata }
-}
-
-export interface LiveModeDeps {
-  logger: Logger
-  metrics: Metrics
-}
-
-/**
- * `pullguard serve` without --objects: the kubeconfig as kubectl finds it, the view started (not yet
- * synced: /readyz turns 200 once it is). Throws only for an unusable kubeconfig. Stop with `stop()`.
- */
-export function startLiveClusterView (config: Config, { logger, metrics }: LiveModeDeps): LiveClusterView {
-  const { kubeConfig, source, server } = loadKubeConfig({ ...(config.kubeconfig !== undefined && { file: config.kubeconfig }) })
-  logger.info({ kubeconfig: source, server, resyncSeconds: config.resyncSeconds }, 'live mode: watching the cluster')
-  const view = new LiveClusterView({
-    kubeConfig,
-    options: admissionOptionsOf(config),
-    logger,
-    registry: metrics.registry,
-    resyncSeconds: config.resyncSeconds
-  })
-  view.start()
-  return view
 }

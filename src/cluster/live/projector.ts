@@ -8,10 +8,11 @@
 import { hostname } from 'node:os'
 import * as k8s from '@kubernetes/client-node'
 import type { Logger } from '../../logging.js'
-import type { EnsureResult, ManagedSecretSpec } from '../view.js'
+import type { ManagedSecretSpec } from '../../admission/cluster-snapshot.js'
+import type { EnsureResult } from '../view.js'
 import { apiFailure, callOptions, isStatus } from './kube-client.js'
 import type { LiveMetrics, ReconcileResult } from './live-metrics.js'
-import { planManagedSecret, storedSecret, type StoredSecret } from '../managed-secret.js'
+import { reconcileStep, storedSecret, type ReconcileCaller, type StoredSecret } from '../managed-secret.js'
 import { RateLimiter } from './rate-limiter.js'
 import { WorkQueue } from './work-queue.js'
 
@@ -53,9 +54,6 @@ export const DEFAULT_PROJECTOR_TUNING: Omit<ProjectorTuning, 'resyncSeconds'> = 
 
 // A write that keeps losing races is more likely a bug than contention: give up, the queue retries.
 const MAX_ATTEMPTS = 4
-
-/** the queue is paced and waits for changes to settle; an admission-time ensure does neither */
-type Caller = 'queue' | 'admission'
 
 /** the queue should look again after this long, instead of writing now */
 interface Deferred {
@@ -211,7 +209,7 @@ export class Projector {
     return run
   }
 
-  private async reconcile (namespace: string, signal: AbortSignal, from: Caller): Promise<ReconcileResult | Deferred> {
+  private async reconcile (namespace: string, signal: AbortSignal, from: ReconcileCaller): Promise<ReconcileResult | Deferred> {
     const { core, secretName: name, tenantLabel } = this.deps
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted()
@@ -221,18 +219,19 @@ export class Projector {
         if ((this.cacheTicks.get(namespace) ?? 0) === tick) this.written.set(namespace, secret)
         else this.written.delete(namespace)
       }
-      const stored = this.written.has(namespace) ? this.written.get(namespace) ?? undefined : this.deps.cached(namespace)
       const desired = this.deps.desired(namespace)
-      // Never delete on a guess: a namespace the caches do not know yet is not one without credentials.
-      if (desired === undefined) return 'unchanged'
-      const plan = planManagedSecret(desired ?? undefined, stored, tenantLabel)
+      const next = reconcileStep({
+        desired,
+        stored: this.written.has(namespace) ? this.written.get(namespace) ?? undefined : this.deps.cached(namespace),
+        caller: from,
+        msSinceChange: performance.now() - (this.changedAt.get(namespace) ?? -Infinity),
+        settleDelayMs: this.deps.tuning.settleDelayMs,
+        tenantLabel
+      })
+      if (next.step === 'leave') return 'unchanged'
+      if (next.step === 'defer') return { deferMs: next.deferMs }
+      const { plan } = next
       if (plan.action !== 'conflict') this.reported.delete(namespace)
-      if (from === 'queue' && plan.action !== 'none' && plan.action !== 'conflict') {
-        // Someone (another replica, most likely) just changed it: our other caches may not have seen
-        // why yet. Look again once that change has settled rather than revert it now.
-        const deferMs = this.deps.tuning.settleDelayMs - (performance.now() - (this.changedAt.get(namespace) ?? -Infinity))
-        if (deferMs > 0) return { deferMs }
-      }
       try {
         switch (plan.action) {
           case 'none':
@@ -281,7 +280,7 @@ export class Projector {
     }
   }
 
-  private async read (namespace: string, signal: AbortSignal, from: Caller): Promise<StoredSecret | undefined> {
+  private async read (namespace: string, signal: AbortSignal, from: ReconcileCaller): Promise<StoredSecret | undefined> {
     try {
       return storedSecret(await this.deps.core.readNamespacedSecret({ name: this.deps.secretName, namespace }, await this.options(signal, from)))
     } catch (err) {
@@ -290,7 +289,7 @@ export class Projector {
     }
   }
 
-  private async reportConflict (namespace: string, existing: StoredSecret, signal: AbortSignal, from: Caller): Promise<void> {
+  private async reportConflict (namespace: string, existing: StoredSecret, signal: AbortSignal, from: ReconcileCaller): Promise<void> {
     const version = existing.metadata?.resourceVersion ?? ''
     if (this.reported.get(namespace) === version) return
     this.reported.set(namespace, version)
@@ -323,7 +322,7 @@ export class Projector {
     }
   }
 
-  private async options (signal: AbortSignal, from: Caller): Promise<k8s.ConfigurationOptions> {
+  private async options (signal: AbortSignal, from: ReconcileCaller): Promise<k8s.ConfigurationOptions> {
     if (from === 'queue') await this.limiter.take(signal)
     return callOptions(AbortSignal.any([signal, AbortSignal.timeout(this.deps.tuning.callTimeoutMs)]))
   }
