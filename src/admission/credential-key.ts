@@ -2,6 +2,7 @@
 // (k8s.io/kubernetes pkg/credentialprovider keyring.go): the kubelet chooses which Secret entries it
 // hands to the runtime this way, so pullguard reads keys the same way to know what a tenant can pull.
 
+import { DOCKER_HUB, DOCKER_HUB_API, LEGACY_DOCKER_HUB } from './docker-hub.js'
 import type { ImageName } from './image-reference.js'
 
 export interface CredentialKey {
@@ -20,9 +21,8 @@ export interface CredentialKey {
   scope: string
 }
 
-export const DOCKER_HUB = 'docker.io'
 // `docker login` writes https://index.docker.io/v1/; registry-1.docker.io is the API endpoint itself
-const DOCKER_HUB_HOSTS = new Set([DOCKER_HUB, 'index.docker.io', 'registry-1.docker.io'])
+const DOCKER_HUB_HOSTS = new Set([DOCKER_HUB, LEGACY_DOCKER_HUB, DOCKER_HUB_API])
 
 // Hostname characters an image registry can have (the image grammar also lets '_' through, see
 // image-reference.ts) plus the '*' glob; other filepath.Match syntax ('?', '[...]', '\') is not

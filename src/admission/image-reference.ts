@@ -3,6 +3,8 @@
 // anchored pieces rather than one large regular expression, so that no input can make V8 backtrack
 // for long (the published JavaScript port takes seconds on a 16-character string).
 
+import { DOCKER_HUB, LEGACY_DOCKER_HUB, OFFICIAL_IMAGES_PREFIX } from './docker-hub.js'
+
 export interface ImageName {
   /** host[:port] as written, after Docker Hub normalisation: 'docker.io', 'localhost:5000', '[fc00::1]:5000' */
   readonly registry: string
@@ -12,9 +14,6 @@ export interface ImageName {
   readonly name: string
 }
 
-const DOCKER_HUB = 'docker.io'
-const LEGACY_DOCKER_HUB = 'index.docker.io'
-const OFFICIAL_PREFIX = 'library/'
 /** reference.RepositoryNameTotalLengthMax; it bounds the path only, the registry is unbounded */
 const PATH_MAX_LENGTH = 255
 
@@ -76,7 +75,7 @@ function parse (reference: string): ImageName | undefined {
 function splitRegistry (reference: string): [string, string] {
   const slash = reference.indexOf('/')
   // a single element ('nginx', 'nginx:1.27', even 'localhost:5000') is an official Hub image
-  if (slash === -1) return [DOCKER_HUB, OFFICIAL_PREFIX + reference]
+  if (slash === -1) return [DOCKER_HUB, OFFICIAL_IMAGES_PREFIX + reference]
 
   const first = reference.slice(0, slash)
   let registry = DOCKER_HUB
@@ -86,7 +85,7 @@ function splitRegistry (reference: string): [string, string] {
     registry = first === LEGACY_DOCKER_HUB ? DOCKER_HUB : first
     remainder = reference.slice(slash + 1)
   }
-  if (registry === DOCKER_HUB && !remainder.includes('/')) remainder = OFFICIAL_PREFIX + remainder
+  if (registry === DOCKER_HUB && !remainder.includes('/')) remainder = OFFICIAL_IMAGES_PREFIX + remainder
   return [registry, remainder]
 }
 

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { canonicalRegistry } from '../admission/credential-key.js'
+import { DOCKER_HUB } from '../admission/docker-hub.js'
 import { parseImageName } from '../admission/image-reference.js'
 import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions, type ForeignRegistryPolicy } from '../admission/options.js'
 
@@ -280,7 +281,7 @@ function normaliseExemption (pattern: string): string | undefined {
   if (!pattern.endsWith('/*')) return parseImageName(pattern)?.name
   const [first = '', ...rest] = pattern.slice(0, -2).split('/')
   const isHost = first.includes('.') || first.includes(':') || first === 'localhost'
-  const prefix = isHost ? [canonicalRegistry(first), ...rest].join('/') : `docker.io/${[first, ...rest].join('/')}`
+  const prefix = isHost ? [canonicalRegistry(first), ...rest].join('/') : `${DOCKER_HUB}/${[first, ...rest].join('/')}`
   // Valid when some image below the prefix is a valid reference.
   return parseImageName(`${prefix}/x`)?.name === `${prefix}/x` ? `${prefix}/*` : undefined
 }
