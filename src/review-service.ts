@@ -6,6 +6,7 @@ import { decide, type Decision, type DecisionKind } from './admission/decide.js'
 import { answerReview } from './admission/envelope.js'
 import type { AdmissionOptions } from './admission/options.js'
 import type { AdmissionResponse, AdmissionReview } from './admission/types.js'
+import { WARNINGS } from './admission/warnings.js'
 import type { ClusterView } from './cluster/view.js'
 
 export interface ReviewTimeouts {
@@ -59,8 +60,8 @@ export class ReviewService {
         // starts once the reconciler (or an admin, for a conflict) puts the Secret in place.
         log.warn({ namespace, outcome: result.outcome, reason: result.message }, 'managed secret not ensured at admission')
         response = withWarning(response, result.outcome === 'conflict'
-          ? `pullguard: a Secret named "${this.options.managedSecretName}" exists here and is not managed by pullguard; registry credentials were not installed`
-          : `pullguard: registry credentials Secret "${this.options.managedSecretName}" is not ready yet; image pulls may fail until it is`)
+          ? WARNINGS.managedSecretConflict(this.options.managedSecretName)
+          : WARNINGS.managedSecretNotReady(this.options.managedSecretName))
       }
     }
     return {

@@ -13,6 +13,7 @@ import {
   forceImageVolumePullPolicy
 } from './patch.js'
 import type { AdmissionRequest, AdmissionResponse, Container, PatchOperation, Pod, Volume } from './types.js'
+import { fitWarning, foreignImageDenial, WARNINGS } from './warnings.js'
 
 export type DecisionKind = 'patched' | 'allowed' | 'denied'
 
@@ -30,8 +31,6 @@ export interface Decision {
   }
 }
 
-// The API server truncates each warning past 256 characters; we keep ours whole and readable.
-const MAX_WARNING_LENGTH = 256
 const CONTAINER_LISTS: readonly ContainerList[] = ['initContainers', 'containers', 'ephemeralContainers']
 
 export function decide (request: AdmissionRequest, cluster: ClusterSnapshot, options: AdmissionOptions): Decision {
@@ -68,9 +67,9 @@ export function decide (request: AdmissionRequest, cluster: ClusterSnapshot, opt
   const credentials = tenant === undefined ? undefined : cluster.credentialsOf(tenant)
   if (target === 'create') {
     if (tenant === undefined) {
-      review.warn(`pullguard: the tenant of namespace "${namespace}" is not known yet; pull policy enforced, no pull secret added`)
+      review.warn(WARNINGS.tenantUnknown(namespace))
     } else if (credentials === undefined) {
-      review.warn(`pullguard: tenant "${tenant}" has no registry credentials; no pull secret was added`)
+      review.warn(WARNINGS.noCredentials(tenant))
     } else {
       const op = addPullSecret(pod.spec.imagePullSecrets, options.managedSecretName)
       if (op !== undefined) {
@@ -150,7 +149,7 @@ class PodReview {
     if (typeof reference !== 'string') return undefined
     const name = parseImageName(reference)
     if (name === undefined) {
-      this.warn(`pullguard: image "${reference}" is not a valid image reference`)
+      this.warn(WARNINGS.invalidImage(reference))
       return undefined
     }
     if (this.tenant === undefined) return name
@@ -169,15 +168,13 @@ class PodReview {
   }
 
   warn (message: string): void {
-    const text = message.length > MAX_WARNING_LENGTH ? `${message.slice(0, MAX_WARNING_LENGTH - 1)}…` : message
+    const text = fitWarning(message)
     if (!this.warnings.includes(text)) this.warnings.push(text)
   }
 
   deny (uid: string): Decision {
     const first = this.foreign[0] as ForeignImage
-    const more = this.foreign.length > 1 ? ` (and ${this.foreign.length - 1} more)` : ''
-    const message = `pullguard: image "${first.image}" is in registry ${first.scope}, which belongs to another tenant;` +
-      ` tenant "${this.tenant}" has no credentials for it${more}`
+    const message = foreignImageDenial(first, this.tenant, this.foreign.length - 1)
     return {
       response: {
         uid,
@@ -192,7 +189,7 @@ class PodReview {
   answer (uid: string, ensureSecret: ManagedSecretSpec | undefined): Decision {
     if (this.foreign.length > 0 && this.options.foreignRegistryPolicy === 'warn') {
       for (const { image, scope } of this.foreign) {
-        this.warn(`pullguard: image "${image}" is in registry ${scope}, which belongs to another tenant`)
+        this.warn(WARNINGS.foreignImage(image, scope))
       }
       this.audit['foreign-registry'] = this.foreignNote()
     }
