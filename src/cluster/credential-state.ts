@@ -57,9 +57,4 @@ export class CredentialState {
       problems: this.problems.map(({ secret, reason }) => ({ secret, reason }))
     }
   }
-
-  /** tenants with sources of their own (shared-only tenants are every other tenant namespace) */
-  tenantsWithOwnCredentials (): IterableIterator<string> {
-    return this.byTenant.keys()
-  }
 }

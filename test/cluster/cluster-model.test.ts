@@ -4,7 +4,7 @@
 import t from 'tap'
 import type { SecretObject } from '../../src/admission/credentials.js'
 import { DEFAULT_ADMISSION_OPTIONS as options, MANAGED_BY_LABEL } from '../../src/admission/options.js'
-import { ClusterModel, type NamespaceObject } from '../../src/cluster/cluster-model.js'
+import { ClusterModel, LOOKED_UP_NAMESPACES_LIMIT, type NamespaceObject } from '../../src/cluster/cluster-model.js'
 import { managedSecretObject, storedSecret } from '../../src/cluster/managed-secret.js'
 import { auth, credentialSecret, namespace } from '../support/cluster.js'
 
@@ -229,8 +229,8 @@ t.test('reading the model never changes it: pending credential events wait for t
 
 t.test('looked-up namespaces are bounded', async t => {
   const model = new ClusterModel(options)
-  for (let i = 0; i <= 10_000; i++) model.namespaceLookedUp(`ns-${i}`, 'acme')
+  for (let i = 0; i <= LOOKED_UP_NAMESPACES_LIMIT; i++) model.namespaceLookedUp(`ns-${i}`, 'acme')
   t.equal(model.tenantOf('ns-0'), undefined, 'the oldest lookup dropped')
-  t.equal(model.tenantOf('ns-10000'), 'acme')
-  t.equal(model.namespacesToResync().length, 10_000)
+  t.equal(model.tenantOf(`ns-${LOOKED_UP_NAMESPACES_LIMIT}`), 'acme')
+  t.equal(model.namespacesToResync().length, LOOKED_UP_NAMESPACES_LIMIT)
 })

@@ -120,7 +120,7 @@ export class LiveClusterView implements ClusterView {
     if (this.started) return
     this.started = true
     for (const informer of this.informers) informer.start()
-    this.whenSynced().then(() => {
+    void this.whenSynced().then(() => {
       this.synced = true
       this.commitCredentials()
       this.projector.start()
@@ -128,7 +128,7 @@ export class LiveClusterView implements ClusterView {
       this.projector.resync()
       const { namespaces, tenantNamespaces } = this.model.counts()
       this.log.info({ namespaces, tenantNamespaces }, 'live cluster view synced')
-    }, () => {})
+    })
   }
 
   /** resolves once every cache has completed its first list */
