@@ -37,12 +37,13 @@ export interface CredentialSource {
 export type SourceReading =
   | { kind: 'source', source: CredentialSource }
   | { kind: 'ignored' } // not a credential Secret at all
-  | { kind: 'invalid', name: string, reason: string } // meant as one, but unusable
+  /** meant as one (labelled for `tenant`, null: shared), but unusable */
+  | { kind: 'invalid', name: string, tenant: string | null, reason: string }
 
-/** Reads one Secret as a credential source. Never throws; reasons never contain Secret data. */
 /** The options that decide which Secrets are whose credentials. */
 export type CredentialSourceOptions = Pick<AdmissionOptions, 'credentialsNamespace' | 'tenantLabel' | 'sharedLabel'>
 
+/** Reads one Secret as a credential source. Never throws; reasons never contain Secret data. */
 export function readCredentialSource (secret: SecretObject, options: CredentialSourceOptions): SourceReading {
   const meta = secret.metadata ?? {}
   const name = meta.name ?? ''
@@ -54,7 +55,8 @@ export function readCredentialSource (secret: SecretObject, options: CredentialS
   const tenant = labels[options.tenantLabel]
   if (!shared && (tenant === undefined || tenant === '')) return { kind: 'ignored' }
 
-  const invalid = (reason: string): SourceReading => ({ kind: 'invalid', name, reason })
+  const owner = shared ? null : tenant as string
+  const invalid = (reason: string): SourceReading => ({ kind: 'invalid', name, tenant: owner, reason })
   const dataKey = secret.type === DOCKER_CONFIG_JSON_TYPE
     ? DOCKER_CONFIG_JSON_KEY
     : secret.type === DOCKER_CFG_TYPE ? '.dockercfg' : undefined
@@ -72,10 +74,11 @@ export function readCredentialSource (secret: SecretObject, options: CredentialS
   // dockercfg is the legacy format: the registry map itself, without the `auths` wrapper.
   const auths = dataKey === '.dockercfg' ? parsed : isObject(parsed) ? parsed.auths : undefined
   if (!isObject(auths)) return invalid(`${dataKey} has no auths object`)
+  if (Object.keys(auths).length === 0) return invalid(`${dataKey} has no registry entries`)
   for (const [key, entry] of Object.entries(auths)) {
     if (!isObject(entry)) return invalid(`entry for ${JSON.stringify(key)} is not an object`)
   }
-  return { kind: 'source', source: { name, tenant: shared ? null : tenant as string, auths } }
+  return { kind: 'source', source: { name, tenant: owner, auths } }
 }
 
 function secretText (secret: SecretObject, key: string): string | undefined {

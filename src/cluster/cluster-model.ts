@@ -6,10 +6,17 @@
 
 import { tenantFromLabels, type ClusterSnapshot, type ManagedSecretSpec } from '../admission/cluster-snapshot.js'
 import { BoundedMap } from '../admission/bounded-map.js'
-import type { KeyConflict, MergedCredentials, SecretObject } from '../admission/credentials.js'
+import {
+  readCredentialSource,
+  type CredentialSource,
+  type KeyConflict,
+  type MergedCredentials,
+  type SecretObject,
+  type SourceReading
+} from '../admission/credentials.js'
 import type { AdmissionOptions } from '../admission/options.js'
 import type { RegistryIndex } from '../admission/registry-index.js'
-import { CredentialState, type CredentialProblem } from './credential-state.js'
+import { CredentialState, type CredentialProblem, type ServedReading } from './credential-state.js'
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../admission/options.js'
 import type { StoredSecret } from './managed-secret.js'
 
@@ -52,6 +59,12 @@ export class ClusterModel implements ClusterSnapshot {
   private readonly lookedUp = new BoundedMap<string, string | null>(LOOKED_UP_NAMESPACES_LIMIT)
   /** credential-namespace Secrets by name, as last seen; folded into `credentials` by commitCredentials() */
   private readonly sources = new Map<string, SecretObject>()
+  /**
+   * The last usable reading of each source. A typo in a source (bad JSON, wrong type, no entries)
+   * must not wipe that tenant's credentials from every namespace within seconds: the last good
+   * reading is served, loudly, until the source is fixed, relabelled or deleted.
+   */
+  private readonly lastGood = new Map<string, CredentialSource>()
   private sourcesPending = false
   private credentials: CredentialState
   private issuesSignature = JSON.stringify([[], []])
@@ -120,6 +133,8 @@ export class ClusterModel implements ClusterSnapshot {
   }
 
   credentialSecretDeleted (name: string): void {
+    // Deleting a source removes its credentials: that is what an admin who deletes one means.
+    this.lastGood.delete(name)
     if (this.sources.delete(name)) this.sourcesPending = true
   }
 
@@ -131,7 +146,7 @@ export class ClusterModel implements ClusterSnapshot {
     if (!this.sourcesPending) return undefined
     this.sourcesPending = false
     const previous = this.credentials
-    const next = CredentialState.build(this.sources.values(), this.options)
+    const next = CredentialState.fromReadings(this.readSources(), this.options)
     this.credentials = next
 
     // A tenant's answer is computed once, not once per namespace.
@@ -156,6 +171,26 @@ export class ClusterModel implements ClusterSnapshot {
       commit.issues = issues
     }
     return commit
+  }
+
+  /** each source's reading; an unusable one replaced by its last good reading for the same owner */
+  private * readSources (): Iterable<SourceReading | ServedReading> {
+    for (const [name, secret] of this.sources) {
+      const reading = readCredentialSource(secret, this.options)
+      if (reading.kind === 'source') {
+        this.lastGood.set(name, reading.source)
+        yield reading
+        continue
+      }
+      const last = this.lastGood.get(name)
+      // A source relabelled (or unlabelled) no longer grants what it granted before, usable or not.
+      if (reading.kind === 'ignored' || last === undefined || last.tenant !== reading.tenant) {
+        this.lastGood.delete(name)
+        yield reading
+        continue
+      }
+      yield { kind: 'last-good', source: last, reason: reading.reason }
+    }
   }
 
   /** the Secret of the managed name in a namespace, as stored (undefined: there is none) */

@@ -8,12 +8,21 @@ import {
   type CredentialSourceOptions,
   type KeyConflict,
   type MergedCredentials,
-  type SecretObject
+  type SecretObject,
+  type SourceReading
 } from '../admission/credentials.js'
 import type { AdmissionOptions } from '../admission/options.js'
 import { RegistryIndex } from '../admission/registry-index.js'
 
 export type CredentialStateOptions = CredentialSourceOptions & Pick<AdmissionOptions, 'publicRegistries'>
+
+/** A source whose current version is unusable, served from its last good reading. */
+export interface ServedReading {
+  kind: 'last-good'
+  source: CredentialSource
+  /** why the current version cannot be used */
+  reason: string
+}
 
 export interface CredentialProblem {
   secret: string
@@ -32,12 +41,22 @@ export class CredentialState {
   ) {}
 
   static build (secrets: Iterable<SecretObject>, options: CredentialStateOptions): CredentialState {
+    const readings: SourceReading[] = []
+    for (const secret of secrets) readings.push(readCredentialSource(secret, options))
+    return CredentialState.fromReadings(readings, options)
+  }
+
+  /** from sources already read (the cluster model substitutes last good readings for broken ones) */
+  static fromReadings (readings: Iterable<SourceReading | ServedReading>, options: Pick<AdmissionOptions, 'publicRegistries'>): CredentialState {
     const sources: CredentialSource[] = []
     const problems: CredentialProblem[] = []
-    for (const secret of secrets) {
-      const reading = readCredentialSource(secret, options)
+    for (const reading of readings) {
       if (reading.kind === 'source') sources.push(reading.source)
       else if (reading.kind === 'invalid') problems.push({ secret: reading.name, reason: reading.reason })
+      else if (reading.kind === 'last-good') {
+        sources.push(reading.source)
+        problems.push({ secret: reading.source.name, reason: `${reading.reason}; its last good version stays in use until it is fixed or deleted` })
+      }
     }
     const merged = mergeTenantCredentials(sources)
     const registries = RegistryIndex.build(merged.grants, options.publicRegistries)

@@ -234,3 +234,53 @@ t.test('looked-up namespaces are bounded', async t => {
   t.equal(model.tenantOf(`ns-${LOOKED_UP_NAMESPACES_LIMIT}`), 'acme')
   t.equal(model.namespacesToResync().length, LOOKED_UP_NAMESPACES_LIMIT)
 })
+
+t.test('a broken source keeps serving its last good version; deletion and relabelling still remove it', async t => {
+  const good = acmeSource('pw-good')
+  const broken = (edit: (s: SecretObject) => void): object => {
+    const secret = structuredClone(good) as SecretObject
+    edit(secret)
+    return secret
+  }
+  const text = (value: string): Record<string, string> => ({ '.dockerconfigjson': Buffer.from(value).toString('base64') })
+  const cases: Array<{ name: string, events: Event[], acme: 'good' | 'none', problem?: RegExp }> = [
+    { name: 'bad JSON', events: [{ secret: broken(s => { s.data = text('{"auths": {') }) }], acme: 'good', problem: /not valid JSON; its last good version stays in use/ },
+    { name: 'valid JSON, no entries', events: [{ secret: broken(s => { s.data = text('{"auths":{}}') }) }], acme: 'good', problem: /no registry entries; its last good/ },
+    { name: 'valid JSON, no auths', events: [{ secret: broken(s => { s.data = text('{"registry.acme.example":{}}') }) }], acme: 'good', problem: /no auths object; its last good/ },
+    { name: 'wrong type', events: [{ secret: broken(s => { s.type = 'Opaque' }) }], acme: 'good', problem: /type is Opaque.*last good/ },
+    { name: 'data key missing', events: [{ secret: broken(s => { s.data = {} }) }], acme: 'good', problem: /has no .dockerconfigjson key; its last good/ },
+    { name: 'deleted: removed, as intended', events: [{ secretDeleted: 'acme-registry' }], acme: 'none' },
+    { name: 'label removed: removed, as intended', events: [{ secret: broken(s => { s.metadata!.labels = {} }) }], acme: 'none' },
+    {
+      name: 'relabelled to another tenant and broken: not acme\'s any more, and globex gets nothing from it',
+      events: [{ secret: broken(s => { s.metadata!.labels = { [options.tenantLabel]: 'globex' }; s.data = text('x') }) }],
+      acme: 'none',
+      problem: /not valid JSON$/
+    },
+    {
+      name: 'broken, then deleted: gone',
+      events: [{ secret: broken(s => { s.data = text('x') }) }, 'commit', { secretDeleted: 'acme-registry' }],
+      acme: 'none'
+    },
+    {
+      name: 'broken, then fixed with new content: the new content',
+      events: [{ secret: broken(s => { s.data = text('x') }) }, 'commit', { secret: acmeSource('pw-new') }],
+      acme: 'good'
+    }
+  ]
+  for (const c of cases) {
+    const model = new ClusterModel(options)
+    apply(model, [{ namespace: namespace('team-a', 'acme') as NamespaceObject }, { secret: good }, 'commit'])
+    const served = model.credentialsOf('acme')?.dockerConfigJson
+    apply(model, [...c.events, 'commit'])
+    const now = model.credentialsOf('acme')?.dockerConfigJson
+    if (c.acme === 'none') t.equal(now, undefined, `${c.name}: acme has no credentials`)
+    else if (c.name.includes('fixed')) t.match(now, /registry\.acme\.example/, c.name)
+    else t.equal(now, served, `${c.name}: the last good version is served`)
+    if (c.name.includes('fixed')) t.not(now, served, 'the fixed version, not the last good one')
+    t.equal(model.credentialsOf('globex'), undefined, `${c.name}: nothing reaches globex`)
+    const problems = model.credentialState.problems.map(p => p.reason)
+    if (c.problem === undefined) t.same(problems, [], `${c.name}: no problem left`)
+    else t.match(problems, [c.problem], `${c.name}: said loudly`)
+  }
+})

@@ -188,3 +188,28 @@ t.test('a managed copy that cannot be edited in place (immutable) is replaced', 
   await waitForConfig(api, 'team-a', acme)
   t.equal((managedSecret(api, 'team-a') as { immutable?: boolean }).immutable, undefined)
 })
+
+t.test('a source broken by a typo keeps its last good version in every copy; deleting it still removes them', async t => {
+  const { api, started } = await startApi(t)
+  seed(api)
+  api.create(namespace('team-a2', 'acme') as KubeObject)
+  const { log } = await startSyncedView(t, started)
+  const acme = expectedConfig(ACME_AUTHS)
+  for (const ns of ['team-a', 'team-a2']) await waitForConfig(api, ns, acme)
+  const versions = ['team-a', 'team-a2'].map(ns => managedSecret(api, ns)!.metadata.resourceVersion)
+
+  // Valid JSON the API server accepts, with no usable entry: an admin's slip, not an intent.
+  const source = api.get('Secret', OPTIONS.credentialsNamespace, 'acme-registry')!
+  api.update({ ...source, data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } })
+  await waitFor(() => log.records('credential sources: registry key conflicts or unusable Secrets')
+    .some(r => JSON.stringify(r.problems).includes('last good version stays in use')), 'the problem to be logged')
+  // The commit that logged it would have queued the copies: give those reconciles time to run.
+  const before = managedWrites(api)
+  await sleep(200)
+  t.equal(managedWrites(api), before, 'no copy rewritten')
+  t.same(['team-a', 'team-a2'].map(ns => managedSecret(api, ns)!.metadata.resourceVersion), versions)
+  t.equal(dockerConfigOf(managedSecret(api, 'team-a')), acme)
+
+  api.remove('Secret', OPTIONS.credentialsNamespace, 'acme-registry')
+  for (const ns of ['team-a', 'team-a2']) await waitForNoSecret(api, ns)
+})
