@@ -119,6 +119,11 @@ export class ClusterModel implements ClusterSnapshot {
     this.managed.delete(name)
   }
 
+  /** the namespace's tenant comes from a live lookup, not (yet) from the informer */
+  isLookedUp (name: string): boolean {
+    return this.lookedUp.has(name)
+  }
+
   /** a live GET answered for a namespace the informer has not delivered yet; the informer's word wins */
   namespaceLookedUp (name: string, tenant: string | null): void {
     if (!this.namespaces.has(name)) this.lookedUp.set(name, tenant)

@@ -115,6 +115,8 @@ t.test('a namespace created after sync is looked up live when the watch has not 
   await waitFor(() => api.watcherCount('namespaces') === 0)
   api.create(namespace('team-fresh', 'acme') as KubeObject)
   t.equal(view.snapshot().tenantOf('team-fresh'), undefined, 'not in the cache yet')
+  // Writes wait for fresh caches: the Secret watches are back (only namespaces stay cut).
+  await waitFor(() => api.watcherCount('secrets') === 2, 'the Secret watches back')
 
   const service = new ReviewService(view, OPTIONS, TIMEOUTS)
   const outcome = await service.review(review('team-fresh'), log.logger)

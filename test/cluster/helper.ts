@@ -17,7 +17,8 @@ export const SECRET = OPTIONS.managedSecretName
 /** retry and restart delays in tens of milliseconds, no write pacing: tests measure logic, not patience */
 export const FAST: Pick<LiveClusterViewOptions, 'informers' | 'projector' | 'resyncSeconds'> = {
   resyncSeconds: 60,
-  informers: { listTimeoutMs: 2000, restartBaseDelayMs: 20, restartMaxDelayMs: 200, staleAfterMs: 500 },
+  // above the double's 1 s bookmark interval: a quiet, healthy watch stays fresh
+  informers: { listTimeoutMs: 2000, restartBaseDelayMs: 20, restartMaxDelayMs: 200, staleAfterMs: 2500 },
   projector: { retryBaseDelayMs: 10, retryMaxDelayMs: 200, callTimeoutMs: 1000, callsPerSecond: 10_000, callBurst: 10_000, settleDelayMs: 50 }
 }
 

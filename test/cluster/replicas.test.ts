@@ -15,6 +15,7 @@ import {
   managedWrites,
   seed,
   sleep,
+  waitFor,
   startApi,
   startSyncedView,
   waitForConfig
@@ -79,6 +80,8 @@ t.test('the same namespace ensured by both replicas at once: one creates, the ot
   api.dropWatches()
   api.create(namespace('acme-fresh', 'acme') as KubeObject)
   await Promise.all([one.view.lookupNamespace('acme-fresh', 500), two.view.lookupNamespace('acme-fresh', 500)])
+  // Writes wait for fresh caches: both replicas' Secret watches are back (only namespaces stay cut).
+  await waitFor(() => api.watcherCount('secrets') === 4, 'the Secret watches back')
   const spec = { namespace: 'acme-fresh', name: SECRET, tenant: 'acme', dockerConfigJson: '', contentHash: '' }
   api.clearRequests()
   const results = await Promise.all([one.view.ensureManagedSecret(spec, 1000), two.view.ensureManagedSecret(spec, 1000)])

@@ -53,7 +53,7 @@ t.test('cache age grows while the API server is unreachable and resets once it i
   const second = await metricValue(metrics, 'pullguard_cache_age_seconds', { cache: 'credentials' })
   t.ok(first >= 0.25, `age ${first.toFixed(3)} s after 0.3 s down`)
   t.ok(second > first + 0.3, `and growing (${second.toFixed(3)} s)`)
-  await waitFor(() => log.records().some(r => r.msg === 'cache stale: API server not heard from; admission keeps serving the last good state'), 'the stale log line')
+  await waitFor(() => log.records().some(r => r.msg === 'cache stale: API server not heard from; admission keeps serving the last good state'), 'the stale log line', 5000)
   t.ok(log.records('list/watch failed; restarting').length >= 3, 'failures logged with their retry delay')
 
   await api.setDown(false)

@@ -30,7 +30,10 @@ export interface InformerTiming {
   /** restart after a failure: first delay, doubling per consecutive failure, capped */
   restartBaseDelayMs: number
   restartMaxDelayMs: number
-  /** no contact for this long: log that the cache is stale */
+  /**
+   * No contact for this long: the cache is stale. Logged, and no write is made from it (nor may
+   * this replica lead) until it is fresh again.
+   */
   staleAfterMs: number
 }
 
@@ -39,8 +42,9 @@ export const DEFAULT_INFORMER_TIMING: InformerTiming = {
   pageSize: 500,
   restartBaseDelayMs: 500,
   restartMaxDelayMs: 30_000,
-  // three times the client's 30 s watch inactivity timeout: a healthy watch never gets here
-  staleAfterMs: 90_000
+  // twice the client's 30 s watch inactivity timeout: a healthy watch (bookmarks, or the client's
+  // reconnect of a quiet one) never gets here
+  staleAfterMs: 60_000
 }
 
 /** `Raw`: the objects as the API serves them; `T`: what the cache keeps of each (see `keep`) */
@@ -75,6 +79,8 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
   private stopped = true
   private lastContact = performance.now()
   private stale = false
+  /** a watch stream is open (since the last failure); a failed list/watch makes the cache suspect at once */
+  private watching = false
   private failures = 0
   private restartTimer: NodeJS.Timeout | undefined
   private staleTimer: NodeJS.Timeout | undefined
@@ -86,7 +92,7 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
     this.log = options.logger.child({ cache: options.name })
     this.keep = options.keep ?? (object => object as unknown as T)
     const keep = this.keep
-    const watch = new ContactWatch(options.kubeConfig, () => this.contact(), () => this.stopped,
+    const watch = new ContactWatch(options.kubeConfig, opened => this.contact(opened), () => this.stopped,
       object => keep(object as Raw))
     this.listWatch = new k8s.ListWatch<T>(options.path, watch, () => this.listAll(), false,
       options.labelSelector, options.fieldSelector, { delayFn: ms => this.delay(ms) })
@@ -115,6 +121,11 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
 
   list (): readonly T[] {
     return this.listWatch.list()
+  }
+
+  /** synced, watching, and heard from within staleAfterMs: safe to write from */
+  isFresh (): boolean {
+    return this.synced && this.watching && this.ageSeconds() * 1000 < this.timing.staleAfterMs
   }
 
   /** seconds since the API server was last heard from for this cache (see the header) */
@@ -194,6 +205,7 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
 
   private failed (err: unknown): void {
     if (this.stopped) return // stop() aborts the watch, which reports an AbortError
+    this.watching = false
     this.failures++
     const exponential = Math.min(this.timing.restartBaseDelayMs * 2 ** (this.failures - 1), this.timing.restartMaxDelayMs)
     const retryInMs = Math.round(exponential * (0.8 + Math.random() * 0.4))
@@ -206,7 +218,8 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
     this.restartTimer.unref()
   }
 
-  private contact (): void {
+  private contact (watchOpened = false): void {
+    if (watchOpened) this.watching = true
     this.lastContact = performance.now()
     this.failures = 0
     if (this.stale) {
@@ -247,7 +260,8 @@ const OBJECT_PHASES = new Set(['ADDED', 'MODIFIED', 'DELETED'])
 class ContactWatch extends k8s.Watch {
   constructor (
     config: k8s.KubeConfig,
-    private readonly onContact: () => void,
+    /** `opened`: a watch stream has just opened (HTTP 200) */
+    private readonly onContact: (opened?: boolean) => void,
     private readonly isStopped: () => boolean,
     /** the informer's `keep`, for the objects of ADDED, MODIFIED and DELETED events */
     private readonly keep: (object: unknown) => unknown
@@ -271,7 +285,7 @@ class ContactWatch extends k8s.Watch {
     })
     // watch() resolves once the response headers are in; not ended means a 200 stream is open
     if (this.isStopped()) controller.abort()
-    else if (!ended) this.onContact()
+    else if (!ended) this.onContact(true)
     return controller
   }
 }

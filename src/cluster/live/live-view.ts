@@ -13,6 +13,8 @@ import { ClusterModel } from '../cluster-model.js'
 import { storedSecret, type StoredSecret } from '../managed-secret.js'
 import type { ClusterView, EnsureResult } from '../view.js'
 import { Informer, type InformerTiming } from './informer.js'
+import { LeaderElector } from './leader-elector.js'
+import type { LeaseTiming } from './lease.js'
 import { apiFailure, isStatus, withTimeout } from './kube-client.js'
 import { registerLiveMetrics } from './live-metrics.js'
 import { DEFAULT_PROJECTOR_TUNING, Projector, type ProjectorTuning } from './projector.js'
@@ -27,6 +29,19 @@ export interface LiveClusterViewOptions {
   resyncSeconds: number
   projector?: Partial<Omit<ProjectorTuning, 'resyncSeconds'>>
   informers?: Partial<InformerTiming>
+  /**
+   * One writer across replicas: only the holder of this Lease runs the reconciler. Absent: this
+   * replica reconciles on its own as soon as its caches have synced (a single replica).
+   */
+  leaderElection?: LeaderElectionSettings
+}
+
+export interface LeaderElectionSettings extends LeaseTiming {
+  /** where the Lease lives: pullguard's own namespace */
+  namespace: string
+  leaseName: string
+  /** the Pod name */
+  identity: string
 }
 
 export class LiveClusterView implements ClusterView {
@@ -36,6 +51,7 @@ export class LiveClusterView implements ClusterView {
   private readonly model: ClusterModel
   private readonly informers: ReadonlyArray<Informer<k8s.KubernetesObject, k8s.KubernetesObject>>
   private readonly projector: Projector
+  private readonly elector: LeaderElector | undefined
   private readonly lookups = new Map<string, Promise<void>>()
   private commitScheduled = false
   private synced = false
@@ -109,10 +125,26 @@ export class LiveClusterView implements ClusterView {
       desired: namespace => model.desired(namespace),
       cached: namespace => model.managedSecret(namespace),
       resyncKeys: () => model.namespacesToResync(),
+      inputsFresh: namespace => this.inputsFresh(namespace),
       metrics,
       logger: this.log,
       tuning: { ...DEFAULT_PROJECTOR_TUNING, ...live.projector, resyncSeconds: live.resyncSeconds }
     })
+    const election = live.leaderElection
+    this.elector = election === undefined
+      ? undefined
+      : new LeaderElector({
+        coordination: kubeConfig.makeApiClient(k8s.CoordinationV1Api),
+        namespace: election.namespace,
+        name: election.leaseName,
+        identity: election.identity,
+        timing: election,
+        canLead: () => this.inputsFresh(),
+        onStartedLeading: () => this.projector.lead(),
+        onStoppedLeading: () => this.projector.follow(),
+        logger: this.log,
+        registry: live.registry
+      })
   }
 
   /** starts the informers; the projector begins once every cache has synced */
@@ -123,9 +155,9 @@ export class LiveClusterView implements ClusterView {
     void this.whenSynced().then(() => {
       this.synced = true
       this.commitCredentials()
-      this.projector.start()
-      // The first pass: every tenant namespace, and every managed Secret that may be left over.
-      this.projector.resync()
+      // Leading begins with a full pass: every tenant namespace, and every managed copy left over.
+      if (this.elector !== undefined) this.elector.start()
+      else this.projector.lead()
       const { namespaces, tenantNamespaces } = this.model.counts()
       this.log.info({ namespaces, tenantNamespaces }, 'live cluster view synced')
     })
@@ -136,8 +168,14 @@ export class LiveClusterView implements ClusterView {
     await Promise.all(this.informers.map(informer => informer.whenSynced()))
   }
 
-  /** stops writes first (in-flight ones finish), then the informers */
+  /** this replica runs the reconciler */
+  get isLeader (): boolean {
+    return this.projector.leading
+  }
+
+  /** stops writes first (in-flight ones finish, the Lease is released), then the informers */
   async stop (): Promise<void> {
+    await this.elector?.stop()
     await this.projector.stop()
     await Promise.all(this.informers.map(informer => informer.stop()))
   }
@@ -182,6 +220,17 @@ export class LiveClusterView implements ClusterView {
       tenant = null
     }
     this.model.namespaceLookedUp(namespace, tenant)
+  }
+
+  /**
+   * Every cache a write would be decided from has synced and heard from the API server lately. For
+   * one namespace, a live lookup of it stands in for the namespace cache: it is newer still.
+   */
+  private inputsFresh (namespace?: string): boolean {
+    if (!this.synced) return false
+    const [namespaces, ...secrets] = this.informers
+    return secrets.every(informer => informer.isFresh()) &&
+      (namespaces?.isFresh() === true || (namespace !== undefined && this.model.isLookedUp(namespace)))
   }
 
   /** Before sync the first full pass covers every namespace; after it, what the model says changed. */

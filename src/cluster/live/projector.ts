@@ -73,13 +73,27 @@ export interface ProjectorDeps {
   cached: (namespace: string) => StoredSecret | undefined
   /** the namespaces a resync re-checks */
   resyncKeys: () => Iterable<string>
+  /** every cache this namespace's write is decided from is synced and fresh; no write is made otherwise */
+  inputsFresh: (namespace: string) => boolean
   metrics: LiveMetrics
   logger: Logger
   tuning: ProjectorTuning
 }
 
+/** A write was due but the caches it would be decided from are stale: left to a healthy replica. */
+export class StaleInputsError extends Error {
+  constructor () {
+    super('caches not fresh: the write is left to a replica whose view is current')
+    this.name = 'StaleInputsError'
+  }
+}
+
+// While the inputs are stale, the queue looks at a namespace again this often.
+const STALE_RECHECK_MS = 1_000
+
 export class Projector {
-  private readonly queue: WorkQueue
+  /** the reconciler's queue: exists only while this replica leads (see lead()) */
+  private queue: WorkQueue | undefined
   private readonly limiter: RateLimiter
   private readonly log: Logger
   /**
@@ -99,31 +113,21 @@ export class Projector {
   private resyncTimer: NodeJS.Timeout | undefined
 
   constructor (private readonly deps: ProjectorDeps) {
-    const { tuning } = deps
     this.log = deps.logger.child({ component: 'projector' })
-    this.limiter = new RateLimiter(tuning.callsPerSecond, tuning.callBurst)
-    this.queue = new WorkQueue({
-      concurrency: tuning.workers,
-      baseDelayMs: tuning.retryBaseDelayMs,
-      maxDelayMs: tuning.retryMaxDelayMs,
-      process: async namespace => {
-        const result = await this.serialized(namespace, () => this.reconcile(namespace, this.stopping.signal, 'queue'))
-        if (typeof result === 'object') this.queue.addAfter(namespace, result.deferMs)
-        else this.deps.metrics.reconciles.inc({ result })
-      },
-      onFailure: (namespace, err, failures, retryInMs) => {
-        this.deps.metrics.reconciles.inc({ result: 'error' })
-        this.log.warn({ namespace, error: apiFailure(err), failures, retryInMs }, 'reconcile failed; will retry')
-      }
-    })
+    this.limiter = new RateLimiter(deps.tuning.callsPerSecond, deps.tuning.callBurst)
   }
 
   get queueDepth (): number {
-    return this.queue.depth
+    return this.queue?.depth ?? 0
   }
 
+  get leading (): boolean {
+    return this.queue !== undefined
+  }
+
+  /** queue a namespace for the reconciler; nothing to do on a replica that does not lead */
   enqueue (namespace: string): void {
-    this.queue.add(namespace)
+    this.queue?.add(namespace)
   }
 
   /**
@@ -139,7 +143,7 @@ export class Projector {
     this.cacheTicks.set(namespace, (this.cacheTicks.get(namespace) ?? 0) + 1)
     if (echo) return
     this.changedAt.set(namespace, performance.now())
-    this.queue.addAfter(namespace, this.deps.tuning.settleDelayMs)
+    this.queue?.addAfter(namespace, this.deps.tuning.settleDelayMs)
   }
 
   /** the namespace is gone: drop what is remembered about it */
@@ -150,17 +154,47 @@ export class Projector {
     this.reported.delete(namespace)
   }
 
-  /** begin working the queue (call once every cache has synced) and resyncing */
-  start (): void {
-    this.queue.start()
-    this.resyncTimer = setInterval(() => this.resync(), this.deps.tuning.resyncSeconds * 1000)
+  /**
+   * This replica leads (call once every cache has synced): a fresh queue, a first full pass over
+   * every namespace, then a resync every resyncSeconds. Only the leader runs the reconciler.
+   */
+  lead (): void {
+    if (this.queue !== undefined || this.stopping.signal.aborted) return
+    const { tuning } = this.deps
+    const queue = this.queue = new WorkQueue({
+      concurrency: tuning.workers,
+      baseDelayMs: tuning.retryBaseDelayMs,
+      maxDelayMs: tuning.retryMaxDelayMs,
+      process: async namespace => {
+        const result = await this.serialized(namespace, () => this.reconcile(namespace, this.stopping.signal, 'queue'))
+        if (typeof result === 'object') queue.addAfter(namespace, result.deferMs)
+        else this.deps.metrics.reconciles.inc({ result })
+      },
+      onFailure: (namespace, err, failures, retryInMs) => {
+        this.deps.metrics.reconciles.inc({ result: 'error' })
+        this.log.warn({ namespace, error: apiFailure(err), failures, retryInMs }, 'reconcile failed; will retry')
+      }
+    })
+    queue.start()
+    this.resync()
+    this.resyncTimer = setInterval(() => this.resync(), tuning.resyncSeconds * 1000)
     this.resyncTimer.unref()
   }
 
+  /** leadership ended: drop the queue's pending work; resolves once the reconciles in flight finish */
+  async follow (): Promise<void> {
+    clearInterval(this.resyncTimer)
+    const queue = this.queue
+    this.queue = undefined
+    await queue?.stop()
+  }
+
   resync (): void {
+    const queue = this.queue
+    if (queue === undefined) return
     let queued = 0
     for (const namespace of this.deps.resyncKeys()) {
-      this.queue.add(namespace)
+      queue.add(namespace)
       queued++
     }
     this.log.debug({ namespaces: queued }, 'resync queued')
@@ -170,7 +204,7 @@ export class Projector {
     clearInterval(this.resyncTimer)
     this.stopping.abort(new Error('pullguard is stopping'))
     this.limiter.releaseAll()
-    await this.queue.stop()
+    await this.follow()
   }
 
   /**
@@ -191,8 +225,9 @@ export class Projector {
     } catch (err) {
       this.deps.metrics.reconciles.inc({ result: 'error' })
       const error = apiFailure(err)
-      this.log.warn({ namespace, error, timeoutMs }, 'admission-time ensure failed; queued for retry')
-      this.queue.add(namespace)
+      if (err instanceof StaleInputsError) this.log.warn({ namespace }, 'admission-time ensure skipped: caches not fresh')
+      else this.log.warn({ namespace, error, timeoutMs }, 'admission-time ensure failed; queued for retry')
+      this.queue?.add(namespace)
       return { outcome: 'failed', message: error.message }
     }
   }
@@ -232,6 +267,11 @@ export class Projector {
       if (next.step === 'defer') return { deferMs: next.deferMs }
       const { plan } = next
       if (plan.action !== 'conflict') this.reported.delete(namespace)
+      // Never write from a view that may be behind the API server: another replica's may not be.
+      if (plan.action !== 'none' && plan.action !== 'conflict' && !this.deps.inputsFresh(namespace)) {
+        if (from === 'queue') return { deferMs: STALE_RECHECK_MS }
+        throw new StaleInputsError()
+      }
       try {
         switch (plan.action) {
           case 'none':
@@ -290,6 +330,8 @@ export class Projector {
   }
 
   private async reportConflict (namespace: string, existing: StoredSecret, signal: AbortSignal, from: ReconcileCaller): Promise<void> {
+    // Reported by the reconciler, which runs on the leader only: one report, not one per replica.
+    if (from !== 'queue') return
     const version = existing.metadata?.resourceVersion ?? ''
     if (this.reported.get(namespace) === version) return
     this.reported.set(namespace, version)
