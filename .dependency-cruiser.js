@@ -42,10 +42,11 @@ export default {
       to: { path: '^src/(server|config|cli)/|^src/cluster/(?!view\\.ts$)' }
     },
     {
-      name: 'config-reads-the-core-only',
+      name: 'config-reads-defaults-only',
+      comment: 'config takes each component\'s defaults from dependency-free modules, never Fastify or client-node',
       severity: 'error',
       from: { path: '^src/config/' },
-      to: { path: '^src/(cluster|server|cli)/|^src/review-service\\.ts$' }
+      to: { path: '^src/(cluster|server|cli)/', pathNot: '^src/server/limits\\.ts$|^src/cluster/live/lease\\.ts$' }
     },
     {
       name: 'logging-is-a-leaf',

@@ -3,7 +3,9 @@
 import { pino } from 'pino'
 import { StaticClusterView } from '../cluster/static-view.js'
 import type { ClusterView } from '../cluster/view.js'
-import { admissionOptionsOf, loadConfig } from '../config/config.js'
+import { hostname } from 'node:os'
+import type { LeaderElectionSettings } from '../cluster/live/live-view.js'
+import { admissionOptionsOf, loadConfig, type Config } from '../config/config.js'
 import { createLogger } from '../logging.js'
 import { ReviewService } from '../review-service.js'
 import { createMetrics } from '../server/metrics.js'
@@ -45,7 +47,8 @@ export async function runServe (argv: string[]): Promise<number> {
       options,
       logger,
       registry: metrics.registry,
-      resyncSeconds: config.resyncSeconds
+      resyncSeconds: config.resyncSeconds,
+      ...(config.leaderElection && { leaderElection: leaderElectionOf(config, process.env) })
     })
     live.start()
     view = live
@@ -68,10 +71,24 @@ export async function runServe (argv: string[]): Promise<number> {
       metricsPort: config.metricsPort,
       tlsCertFile: config.tlsCert,
       tlsKeyFile: config.tlsKey,
-      bodyLimitBytes: config.bodyLimit,
+      bodyLimitBytes: config.bodyLimitBytes,
       shutdownDelaySeconds: config.shutdownDelaySeconds
     }
   })
   // The process now lives until SIGTERM/SIGINT; the server's shutdown sets the exit code.
   return 0
 }
+
+/** The Lease in pullguard's own namespace, held under the Pod's name (the chart sets both from the downward API). */
+function leaderElectionOf (config: Config, env: NodeJS.ProcessEnv): LeaderElectionSettings {
+  return {
+    namespace: config.leaderElectionNamespace ?? nonEmpty(env.POD_NAMESPACE) ?? config.credentialsNamespace,
+    leaseName: config.leaderElectionLeaseName,
+    identity: config.leaderElectionIdentity ?? nonEmpty(env.POD_NAME) ?? hostname(),
+    leaseDurationSeconds: config.leaseDurationSeconds,
+    renewDeadlineSeconds: config.renewDeadlineSeconds,
+    retryPeriodSeconds: config.retryPeriodSeconds
+  }
+}
+
+const nonEmpty = (value: string | undefined): string | undefined => value === '' ? undefined : value

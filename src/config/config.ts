@@ -10,6 +10,9 @@ import { canonicalRegistry } from '../admission/credential-key.js'
 import { DOCKER_HUB } from '../admission/docker-hub.js'
 import { parseImageName } from '../admission/image-reference.js'
 import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions, type ForeignRegistryPolicy } from '../admission/options.js'
+import { DEFAULT_LEASE_TIMING, leaseTimingProblems } from '../cluster/live/lease.js'
+import { DEFAULT_REVIEW_TIMEOUTS } from '../review-service.js'
+import { DEFAULT_BODY_LIMIT_BYTES } from '../server/limits.js'
 
 export type Command = 'review' | 'serve'
 
@@ -21,7 +24,7 @@ export interface Config {
   publicRegistries: string[]
   alwaysPullExempt: string[]
   tenantLabel: string
-  bodyLimit: number
+  bodyLimitBytes: number
   shutdownDelaySeconds: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   host: string
@@ -33,9 +36,16 @@ export interface Config {
   ensureTimeoutMs: number
   namespaceLookupTimeoutMs: number
   resyncSeconds: number
+  leaderElection: boolean
+  leaderElectionNamespace?: string
+  leaderElectionLeaseName: string
+  leaderElectionIdentity?: string
+  leaseDurationSeconds: number
+  renewDeadlineSeconds: number
+  retryPeriodSeconds: number
 }
 
-type Kind = 'string' | 'list' | 'integer'
+type Kind = 'string' | 'list' | 'integer' | 'boolean'
 interface Setting {
   key: keyof Config
   kind: Kind
@@ -56,7 +66,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'alwaysPullExempt', kind: 'list', commands: BOTH, help: 'repositories (e.g. registry.k8s.io/pause, quay.io/org/*) that keep their pull policy' },
   { key: 'tenantLabel', kind: 'string', commands: BOTH, help: 'label key naming the tenant on Namespaces and credential Secrets' },
   { key: 'logLevel', kind: 'string', commands: BOTH, help: 'fatal | error | warn | info | debug | trace | silent' },
-  { key: 'bodyLimit', kind: 'integer', commands: SERVE, help: 'largest accepted request body, bytes' },
+  { key: 'bodyLimitBytes', kind: 'integer', commands: SERVE, help: 'largest accepted request body, bytes' },
   { key: 'shutdownDelaySeconds', kind: 'integer', commands: SERVE, help: 'after SIGTERM, keep serving reviews this long (readiness already failing)' },
   { key: 'host', kind: 'string', commands: SERVE, help: 'address to listen on' },
   { key: 'port', kind: 'integer', commands: SERVE, help: 'HTTPS port for /mutate, /healthz, /readyz' },
@@ -66,7 +76,14 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'kubeconfig', kind: 'string', commands: SERVE, help: 'kubeconfig for live mode outside the cluster (else KUBECONFIG, else in-cluster)' },
   { key: 'ensureTimeoutMs', kind: 'integer', commands: SERVE, help: 'budget for creating/updating the managed Secret during a review' },
   { key: 'namespaceLookupTimeoutMs', kind: 'integer', commands: SERVE, help: 'budget for a live GET of a namespace not yet cached' },
-  { key: 'resyncSeconds', kind: 'integer', commands: SERVE, help: 'period of the full re-queue of tenant namespaces' }
+  { key: 'resyncSeconds', kind: 'integer', commands: SERVE, help: 'period of the full re-queue of tenant namespaces' },
+  { key: 'leaderElection', kind: 'boolean', commands: SERVE, help: 'live mode: only the holder of a Lease writes managed Secrets (true | false)' },
+  { key: 'leaderElectionNamespace', kind: 'string', commands: SERVE, help: 'namespace of the Lease (default: POD_NAMESPACE, else the credentials namespace)' },
+  { key: 'leaderElectionLeaseName', kind: 'string', commands: SERVE, help: 'name of the Lease' },
+  { key: 'leaderElectionIdentity', kind: 'string', commands: SERVE, help: 'holder identity (default: POD_NAME, else the host name)' },
+  { key: 'leaseDurationSeconds', kind: 'integer', commands: SERVE, help: 'a candidate takes over a Lease left unrenewed this long' },
+  { key: 'renewDeadlineSeconds', kind: 'integer', commands: SERVE, help: 'a leader that cannot renew this long stops writing' },
+  { key: 'retryPeriodSeconds', kind: 'integer', commands: SERVE, help: 'interval between Lease acquire/renew attempts' }
 ]
 
 export const DEFAULT_CONFIG: Config = {
@@ -77,17 +94,17 @@ export const DEFAULT_CONFIG: Config = {
   publicRegistries: DEFAULT_ADMISSION_OPTIONS.publicRegistries,
   alwaysPullExempt: [],
   tenantLabel: DEFAULT_ADMISSION_OPTIONS.tenantLabel,
-  // An UPDATE review carries object and oldObject, each up to ~1.5 MiB (the API server's 3 MiB request
-  // limit halves per object once JSON-encoded twice); Fastify's 1 MiB default would reject real reviews.
-  bodyLimit: 6 * 1024 * 1024,
+  bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
   shutdownDelaySeconds: 0,
   logLevel: 'info',
   host: '0.0.0.0',
   port: 8443,
   metricsPort: 9090,
-  ensureTimeoutMs: 2000,
-  namespaceLookupTimeoutMs: 1000,
-  resyncSeconds: 600
+  ...DEFAULT_REVIEW_TIMEOUTS,
+  resyncSeconds: 600,
+  leaderElection: true,
+  leaderElectionLeaseName: 'pullguard',
+  ...DEFAULT_LEASE_TIMING
 }
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
@@ -108,7 +125,7 @@ const schema = {
     publicRegistries: { type: 'array', items: { type: 'string', minLength: 1 } },
     alwaysPullExempt: { type: 'array', items: { type: 'string', minLength: 1 } },
     tenantLabel: { type: 'string', pattern: LABEL_KEY },
-    bodyLimit: { type: 'integer', minimum: 1024 },
+    bodyLimitBytes: { type: 'integer', minimum: 1024 },
     shutdownDelaySeconds: { type: 'integer', minimum: 0, maximum: 600 },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     host: { type: 'string', minLength: 1 },
@@ -119,7 +136,14 @@ const schema = {
     kubeconfig: { type: 'string', minLength: 1 },
     ensureTimeoutMs: positive,
     namespaceLookupTimeoutMs: positive,
-    resyncSeconds: positive
+    resyncSeconds: positive,
+    leaderElection: { type: 'boolean' },
+    leaderElectionNamespace: { type: 'string', pattern: DNS_LABEL },
+    leaderElectionLeaseName: { type: 'string', pattern: DNS_SUBDOMAIN },
+    leaderElectionIdentity: { type: 'string', minLength: 1 },
+    leaseDurationSeconds: positive,
+    renewDeadlineSeconds: positive,
+    retryPeriodSeconds: positive
   }
 }
 
@@ -262,6 +286,7 @@ function describeError (error: ErrorObject, origins: Record<string, string>): st
 
 function crossChecks (config: Config): string[] {
   const problems: string[] = []
+  for (const problem of leaseTimingProblems(config)) problems.push(`leader election: ${problem}`)
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     problems.push(`${flagOf('tlsCert')} and ${flagOf('tlsKey')} must be given together`)
   }

@@ -10,6 +10,7 @@ import { parseAdmissionReview } from '../admission/envelope.js'
 import type { AdmissionRequest } from '../admission/types.js'
 import type { Logger } from '../logging.js'
 import type { ReviewService } from '../review-service.js'
+import { DEFAULT_BODY_LIMIT_BYTES } from './limits.js'
 import type { Metrics } from './metrics.js'
 
 export type Reviewer = Pick<ReviewService, 'review'>
@@ -28,10 +29,6 @@ export interface AppDeps {
   https?: HttpsServerOptions
 }
 
-// An UPDATE review carries object and oldObject, each up to ~1.5 MiB (etcd's default request limit),
-// and the API server itself accepts 3 MiB request bodies; 6 MiB leaves room for the envelope.
-// Fastify's default (1 MiB) would refuse legitimate UPDATEs of large Pods.
-export const DEFAULT_BODY_LIMIT_BYTES = 6 * 1024 * 1024
 
 /** Socket and request limits: every one of them stops a slow or silent client from pinning the server. */
 export const SERVER_TIMEOUTS = {

@@ -15,7 +15,7 @@ function problemsOf (fn: () => unknown): string[] {
 t.test('defaults', async t => {
   const { config } = loadConfig('serve', [], {})
   t.same(config, DEFAULT_CONFIG)
-  t.equal(config.bodyLimit, 6 * 1024 * 1024)
+  t.equal(config.bodyLimitBytes, 6 * 1024 * 1024)
 })
 
 t.test('flag beats environment beats file beats default', async t => {

@@ -128,7 +128,9 @@ t.test('the exemption schema admits exactly names the webhook keeps as they are'
 
 t.test('settings: one source of truth with the code', async t => {
   const settings = values.settings
-  const inCluster = SETTINGS.filter(s => s.commands.includes('serve') && !['objects', 'tlsCert', 'tlsKey', 'kubeconfig', 'credentialsNamespace'].includes(s.key))
+  // The Lease's namespace and holder come from the downward API (POD_NAMESPACE, POD_NAME), not values.
+  const fromPod = ['leaderElectionNamespace', 'leaderElectionIdentity']
+  const inCluster = SETTINGS.filter(s => s.commands.includes('serve') && !['objects', 'tlsCert', 'tlsKey', 'kubeconfig', 'credentialsNamespace', ...fromPod].includes(s.key))
   t.same(Object.keys(settings).sort(), inCluster.map(s => s.key).sort(), 'values.settings has every in-cluster serve setting of src/config, and only those')
   for (const [key, value] of Object.entries(settings)) {
     if (key === 'shutdownDelaySeconds') continue
@@ -148,8 +150,9 @@ t.test('the Deployment template renders every setting as its flag', async t => {
   const args = lines.slice(argsStart + 1, argsEnd)
   const flagLines = args.map((line, i) => ({ flag: /^\s+- (--[a-z-]+)$/.exec(line)?.[1], i })).filter((f): f is { flag: string, i: number } => f.flag !== undefined)
   const contract = new Set(['--port', '--host', '--metrics-port', '--tls-cert', '--tls-key', '--credentials-namespace', '--managed-secret-name',
-    '--foreign-registry-policy', '--public-registries', '--always-pull-exempt', '--tenant-label', '--body-limit', '--shutdown-delay-seconds',
-    '--log-level', '--ensure-timeout-ms', '--namespace-lookup-timeout-ms', '--resync-seconds', '--kubeconfig', '--config'])
+    '--foreign-registry-policy', '--public-registries', '--always-pull-exempt', '--tenant-label', '--body-limit-bytes', '--shutdown-delay-seconds',
+    '--log-level', '--ensure-timeout-ms', '--namespace-lookup-timeout-ms', '--resync-seconds', '--leader-election', '--leader-election-lease-name', '--lease-duration-seconds', '--renew-deadline-seconds',
+  '--retry-period-seconds', '--kubeconfig', '--config'])
   const cli = new Set(SETTINGS.filter(s => s.commands.includes('serve')).map(s => flagOf(s.key)))
   for (const { flag } of flagLines) {
     t.ok(contract.has(flag), `${flag} is in the CLI contract`)

@@ -52,8 +52,9 @@ interface Webhook {
 
 const CONTRACT_FLAGS = ['--port', '--host', '--metrics-port', '--tls-cert', '--tls-key', '--credentials-namespace',
   '--managed-secret-name', '--foreign-registry-policy', '--public-registries', '--always-pull-exempt', '--tenant-label',
-  '--body-limit', '--shutdown-delay-seconds', '--log-level', '--ensure-timeout-ms', '--namespace-lookup-timeout-ms',
-  '--resync-seconds', '--kubeconfig', '--config']
+  '--body-limit-bytes', '--shutdown-delay-seconds', '--log-level', '--ensure-timeout-ms', '--namespace-lookup-timeout-ms',
+  '--resync-seconds', '--leader-election', '--leader-election-lease-name', '--lease-duration-seconds', '--renew-deadline-seconds',
+  '--retry-period-seconds', '--kubeconfig', '--config']
 
 const files = [...yamlFilesUnder('deploy'), ...yamlFilesUnder('examples')]
 const all: Manifest[] = files.flatMap(loadManifests)
@@ -113,7 +114,7 @@ t.test('the Deployment passes the code\'s settings as flags the CLI accepts', as
     '--host': DEFAULT_CONFIG.host,
     '--port': String(DEFAULT_CONFIG.port),
     '--metrics-port': String(DEFAULT_CONFIG.metricsPort),
-    '--body-limit': String(DEFAULT_CONFIG.bodyLimit),
+    '--body-limit-bytes': String(DEFAULT_CONFIG.bodyLimitBytes),
     '--ensure-timeout-ms': String(DEFAULT_CONFIG.ensureTimeoutMs),
     '--namespace-lookup-timeout-ms': String(DEFAULT_CONFIG.namespaceLookupTimeoutMs),
     '--resync-seconds': String(DEFAULT_CONFIG.resyncSeconds),
@@ -215,7 +216,11 @@ t.test('RBAC: least privilege around the managed Secret', async t => {
   ], 'cluster-wide: namespaces read, secrets only by the managed name (create cannot be narrowed), events')
   const role = only(deploy, 'Role')
   t.equal(role.metadata.namespace, NS, 'the credentials namespace ...')
-  t.same(role.rules, [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] }], '... is the only place pullguard reads every Secret')
+  t.same(role.rules, [
+    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['pullguard'], verbs: ['get', 'update'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] }
+  ], '... is the only place pullguard reads every Secret, and holds its Lease: read and renewed by name, create (cannot be narrowed)')
   for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
     const bound = only(deploy, kind)
     t.same(bound.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }], `${kind} binds pullguard's ServiceAccount`)

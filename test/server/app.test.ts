@@ -3,7 +3,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import type { AdmissionReview } from '../../src/admission/types.js'
-import { DEFAULT_BODY_LIMIT_BYTES } from '../../src/server/app.js'
+import { DEFAULT_BODY_LIMIT_BYTES } from '../../src/server/limits.js'
 import { counterValue, podCreate, testApp } from './helper.js'
 
 const JSON_TYPE = { 'content-type': 'application/json' }
