@@ -2,13 +2,10 @@
 // synthetic clusters of any size whose tenants hold credentials of the kinds seen in real clusters.
 // Everything is generated from a fixed seed, so two runs review the same objects.
 
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import type { AdmissionReview, Container, Pod } from '../src/admission/types.js'
 
-const EXAMPLE_REVIEW = new URL('../examples/pod-create-review.json', import.meta.url)
-// In CI the shared folder sits beside the clone; the repository's own copy is preferred.
-const SHARED_REVIEW = new URL('../../shared/fixtures/pod-create.json', import.meta.url)
-export const REVIEW_FILE = (existsSync(EXAMPLE_REVIEW) ? EXAMPLE_REVIEW : SHARED_REVIEW).pathname
+export const REVIEW_FILE = new URL('../examples/pod-create-review.json', import.meta.url).pathname
 export const EXAMPLE_CLUSTER_FILE = new URL('../examples/standalone/cluster.yaml', import.meta.url).pathname
 
 export const CREDENTIALS_NAMESPACE = 'pullguard-system'

@@ -1,11 +1,11 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
 import { canonicalRegistry, credentialKeyMatches, parseCredentialKey } from '../../src/admission/credential-key.js'
 import { parseImageName, type ImageName } from '../../src/admission/image-reference.js'
+import { fixture } from '../support/fixtures.js'
 
 interface MatchCase { key: string, image: string, match: boolean, why?: string }
 
-const fixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/credential-key-matching.json', import.meta.url), 'utf8')) as { cases: MatchCase[] }
+const matching = fixture<{ cases: MatchCase[] }>('credential-key-matching.json')
 
 function image (reference: string): ImageName {
   const parsed = parseImageName(reference)
@@ -19,8 +19,8 @@ function matches (key: string, reference: string): boolean {
   return credentialKeyMatches(parsed, image(reference))
 }
 
-t.test('shared fixture: keys match images as the kubelet keyring does', async t => {
-  for (const { key, image, match, why } of fixture.cases) {
+t.test('reference sample: keys match images as the kubelet keyring does', async t => {
+  for (const { key, image, match, why } of matching.cases) {
     t.equal(matches(key, image), match, `${key} ~ ${image}${why === undefined ? '' : ` (${why})`}`)
   }
 })

@@ -1,14 +1,14 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { readFileSync } from 'node:fs'
 import { parseImageName } from '../../src/admission/image-reference.js'
+import { fixture } from '../support/fixtures.js'
 
 interface ReferenceCase { ref: string, name: string | null, why?: string }
 
-const fixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/image-references.json', import.meta.url), 'utf8')) as { cases: ReferenceCase[] }
+const references = fixture<{ cases: ReferenceCase[] }>('image-references.json')
 
-t.test('shared fixture: normalised names as the runtime parses them', async t => {
-  for (const { ref, name, why } of fixture.cases) {
+t.test('reference sample: normalised names as the runtime parses them', async t => {
+  for (const { ref, name, why } of references.cases) {
     t.equal(parseImageName(ref)?.name ?? null, name, why === undefined ? ref : `${ref} (${why})`)
   }
 })

@@ -8,6 +8,7 @@ import t from 'tap'
 import { parseImageName } from '../../src/admission/image-reference.js'
 import { DEFAULT_ADMISSION_OPTIONS } from '../../src/admission/options.js'
 import { DEFAULT_CONFIG, flagOf, SETTINGS, type Config } from '../../src/config/config.js'
+import { fixture } from '../support/fixtures.js'
 import { CHART, clone, deployManifests, readJson, readText, readYaml } from './support/repo.js'
 
 type Values = Record<string, unknown> & { settings: Record<string, unknown> }
@@ -108,7 +109,7 @@ t.test('values.schema.json', async t => {
 
 t.test('the exemption schema admits exactly names the webhook keeps as they are', async t => {
   const exemptOk = (name: string): boolean => errorsOf(valuesWith(v => { v.settings.alwaysPullExempt = [name] })).length === 0
-  const { cases } = readJson<{ cases: Array<{ ref: string, name: string | null }> }>('../shared/fixtures/image-references.json')
+  const { cases } = fixture<{ cases: Array<{ ref: string, name: string | null }> }>('image-references.json')
   for (const { ref, name } of cases) {
     if (name !== null && name.split('/')[0] !== name.split('/')[0]?.toLowerCase() && !/[.:]/.test(name.split('/')[0] ?? '')) {
       t.notOk(exemptOk(name), `${name}: an upper-case single-word host is refused (documented gap)`)

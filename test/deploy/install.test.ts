@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generate } from 'selfsigned'
 import t from 'tap'
+import { fixture } from '../support/fixtures.js'
 import { deployManifests, only, readJson, repoPath, type KubeObject } from './support/repo.js'
 
 t.setTimeout(10 * 60 * 1000)
@@ -152,7 +153,7 @@ t.test('the packed package, installed with production dependencies only, serves 
   t.equal(metrics.status, 200, 'GET /metrics on the metrics port, plain HTTP')
   t.match(metrics.body, /pullguard_/, 'pullguard\'s metrics are exported')
 
-  const review = readJson<{ request: { namespace: string, object: { metadata: { namespace: string } } } }>('../shared/fixtures/pod-create.json')
+  const review = fixture<{ request: { namespace: string, object: { metadata: { namespace: string } } } }>('pod-create.json')
   review.request.namespace = 'team-acme'
   review.request.object.metadata.namespace = 'team-acme'
   const answer = await call(`${base}/mutate`, { ca: ca.cert, method: 'POST', body: JSON.stringify(review) })

@@ -4,7 +4,8 @@
 
 import t from 'tap'
 import { DEFAULT_ADMISSION_OPTIONS, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/admission/options.js'
-import { clone, deployManifests, only, readJson, type KubeObject } from './support/repo.js'
+import { fixture } from '../support/fixtures.js'
+import { deployManifests, only, type KubeObject } from './support/repo.js'
 import { calledFunctions, celEnvironment, evaluatePolicy, expressionsOf, webhookMatches, type AdmissionAttributes } from './support/vap.js'
 
 const manifests = deployManifests()
@@ -17,8 +18,6 @@ const ALL = [alwaysPull, labelGuard, secretGuard]
 
 const TENANT_LABEL = DEFAULT_ADMISSION_OPTIONS.tenantLabel
 const PULLGUARD_USER = `system:serviceaccount:${DEFAULT_ADMISSION_OPTIONS.credentialsNamespace}:pullguard`
-// ../shared/fixtures beside the repository (CI lays a copy of shared/ there too).
-const sharedFixture = <T>(name: string): T => readJson<T>(`../shared/fixtures/${name}`)
 
 interface Review { request: AdmissionAttributes['request'] & { object: Pod, oldObject: Pod | null } }
 interface Container { name: string, image?: string, imagePullPolicy?: string, [field: string]: unknown }
@@ -39,18 +38,18 @@ const tenantNamespace = (name = 'team-a', tenant = 'acme'): object => namespaceO
 const TENANT_USER = { username: 'alice@acme.example', groups: ['acme-devs', 'system:authenticated'] }
 const ADMIN_USER = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] }
 
-/** The shared Pod CREATE fixture (a defaulted ReplicaSet Pod in team-a), with the spec changed by `edit`. */
+/** The Pod CREATE fixture (a defaulted ReplicaSet Pod in team-a), with the spec changed by `edit`. */
 function podCreate (edit: (pod: Pod) => void = () => {}, options: { namespace?: object, userInfo?: AdmissionAttributes['request']['userInfo'] } = {}): AdmissionAttributes {
-  const review = clone(sharedFixture<Review>('pod-create.json'))
+  const review = fixture<Review>('pod-create.json')
   edit(review.request.object)
   const { object, oldObject, ...request } = review.request
   if (options.userInfo !== undefined) request.userInfo = options.userInfo
   return { request, object, oldObject, namespaceObject: options.namespace ?? tenantNamespace() }
 }
 
-/** The shared `kubectl debug` fixture: pods/ephemeralcontainers UPDATE adding one debugger container. */
+/** The `kubectl debug` fixture: pods/ephemeralcontainers UPDATE adding one debugger container. */
 function debugUpdate (edit: (pod: Pod, old: Pod) => void = () => {}): AdmissionAttributes {
-  const review = clone(sharedFixture<Review>('pod-ephemeralcontainers-update.json'))
+  const review = fixture<Review>('pod-ephemeralcontainers-update.json')
   edit(review.request.object, review.request.oldObject as Pod)
   const { object, oldObject, ...request } = review.request
   return { request, object, oldObject, namespaceObject: tenantNamespace() }
@@ -121,7 +120,7 @@ t.test('always-pull: what is allowed', async t => {
 
 t.test('always-pull: what is denied, and the message says why', async t => {
   const cases: Array<[string, AdmissionAttributes, string[], Record<string, string>?]> = [
-    ['the shared fixture as the API server sends it (IfNotPresent everywhere)', podCreate(),
+    ['the Pod CREATE fixture as the API server sends it (IfNotPresent everywhere)', podCreate(),
       ['container migrate (registry.acme.example/web/migrate:2.1.0)', 'container log-shipper (mirror.platform.example/fluent-bit:3.1)', 'container web (registry.acme.example/web/server:2.1.0)']],
     ['a sidecar init container left IfNotPresent', podCreate(pod => {
       allAlways(pod)
@@ -185,9 +184,9 @@ t.test('always-pull matches exactly the requests the webhook is called for', asy
 })
 
 t.test('always-pull normalises image references as the container runtime does', async t => {
-  // Shared fixture: distribution/reference ParseNormalizedNamed results. An exemption of a valid
+  // Reference sample: distribution/reference ParseNormalizedNamed results. An exemption of a valid
   // reference's normalised name must admit it; an unrelated exemption must not.
-  const { cases } = sharedFixture<{ cases: Array<{ ref: string, name: string | null }> }>('image-references.json')
+  const { cases } = fixture<{ cases: Array<{ ref: string, name: string | null }> }>('image-references.json')
   for (const { ref, name } of cases) {
     if (name === null) continue
     const pod = podCreate(withImages({ name: 'c', image: ref, imagePullPolicy: 'IfNotPresent' }))

@@ -16,7 +16,8 @@ import { parseImageName } from '../../src/admission/image-reference.js'
 import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions } from '../../src/admission/options.js'
 import type { AdmissionRequest, Operation } from '../../src/admission/types.js'
 import { StaticClusterView } from '../../src/cluster/static-view.js'
-import { clone, deployManifests, only, readJson } from './support/repo.js'
+import { fixture } from '../support/fixtures.js'
+import { clone, deployManifests, only } from './support/repo.js'
 import { evaluatePolicy, type AdmissionAttributes } from './support/vap.js'
 
 const manifests = deployManifests()
@@ -33,11 +34,9 @@ interface ImageVolume { name: string, image: { reference: string, pullPolicy?: s
 interface Pod { metadata: object, spec: { initContainers?: Container[], containers: Container[], ephemeralContainers?: Container[], volumes?: ImageVolume[] } }
 interface Review { request: AdmissionRequest & { object: Pod, oldObject: Pod | null } }
 
-const fixture = (name: string): Review => clone(readJson<Review>(`../shared/fixtures/${name}`))
-
 // Valid references in the forms people write: short Docker Hub names, explicit registries with
 // ports, tags, digests, both, and the legacy index.docker.io host.
-const fixtureRefs = readJson<{ cases: Array<{ ref: string, name: string | null }> }>('../shared/fixtures/image-references.json')
+const fixtureRefs = fixture<{ cases: Array<{ ref: string, name: string | null }> }>('image-references.json')
   .cases.filter(c => c.name !== null).map(c => c.ref)
 const reference = fc.oneof(
   fc.constantFrom(...fixtureRefs),
@@ -101,7 +100,7 @@ t.test('Pod CREATE: the policy rejects exactly what the webhook fixes, and admit
       exempt: exemptionsFor([...pod.init, ...pod.main].map(c => c.image).concat(pod.volumes.map(v => v.image.reference)))
     }))
   fc.assert(fc.property(pods, ({ pod, exempt }) => {
-    const review = fixture('pod-create.json')
+    const review = fixture<Review>('pod-create.json')
     review.request.object.spec = { ...review.request.object.spec, initContainers: pod.init, containers: pod.main, volumes: pod.volumes }
     decideAndCheck(review, exempt)
   }), { numRuns: 300 })
@@ -112,7 +111,7 @@ t.test('kubectl debug: only the added ephemeral containers count, for both', asy
   const debug = fc.record({ existing: containers('old', 0, 2), added: containers('new', 1, 2) })
     .chain(d => fc.record({ debug: fc.constant(d), exempt: exemptionsFor([...d.existing, ...d.added].map(c => c.image)) }))
   fc.assert(fc.property(debug, ({ debug: { existing, added }, exempt }) => {
-    const review = fixture('pod-ephemeralcontainers-update.json')
+    const review = fixture<Review>('pod-ephemeralcontainers-update.json')
     const old = review.request.oldObject as Pod
     old.spec.ephemeralContainers = existing
     review.request.object.spec.ephemeralContainers = [...existing, ...added]

@@ -1,18 +1,12 @@
 // Builders for the objects tests decide against: real-shaped Namespaces, credential Secrets and
-// AdmissionReviews, starting from the shared fixtures (cloned on load, so tests may mutate freely).
+// AdmissionReviews, starting from the fixtures in test/fixtures/ (cloned on load, so tests may mutate freely).
 
-import { readFileSync } from 'node:fs'
 import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions } from '../../src/admission/options.js'
 import type { AdmissionReview } from '../../src/admission/types.js'
+import { fixture } from './fixtures.js'
 
-export const SHARED_FIXTURES = new URL('../../../shared/fixtures/', import.meta.url)
-
-export function sharedFixture<T = unknown> (name: string): T {
-  return JSON.parse(readFileSync(new URL(name, SHARED_FIXTURES), 'utf8')) as T
-}
-
-export const podCreateReview = (): AdmissionReview => sharedFixture<AdmissionReview>('pod-create.json')
-export const debugReview = (): AdmissionReview => sharedFixture<AdmissionReview>('pod-ephemeralcontainers-update.json')
+export const podCreateReview = (): AdmissionReview => fixture<AdmissionReview>('pod-create.json')
+export const debugReview = (): AdmissionReview => fixture<AdmissionReview>('pod-ephemeralcontainers-update.json')
 
 export function namespace (name: string, tenant?: string, labelKey = DEFAULT_ADMISSION_OPTIONS.tenantLabel): object {
   return {
