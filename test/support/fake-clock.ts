@@ -3,12 +3,12 @@
 // when they fall inside the window, and lets promise callbacks settle after each one, so async work
 // started by a timer (a WorkQueue's process) has run before the next fires and before advance returns.
 //
-// Written here rather than taken from @sinonjs/fake-timers (maintained, and its createClock() needs
-// no global patching): production code takes the Clock interface anyway, so the fake has to be an
-// adapter of ours either way, and what the tests need — now, one-shot and repeating timers, advance
-// with settling — is this file. sinon's strength, replacing Date, process.hrtime and the timer
-// globals, is exactly what injected clocks make unnecessary; two devDependencies for it did not earn
-// their place.
+// Written here rather than taken from @sinonjs/fake-timers, which is maintained and would fit (its
+// createClock() patches no globals; tickAsync() is this advance()): production code takes our Clock
+// interface anyway, so the fake would be an adapter to it either way, and all the tests need is
+// now, one-shot and repeating timers and advance-with-settling, which is this file. sinon's real
+// strength, replacing Date, process.hrtime and the timer globals, is what injected clocks make
+// unnecessary; a devDependency for the rest did not earn its place.
 
 import type { Clock, TimerHandle } from '../../src/cluster/live/clock.js'
 
