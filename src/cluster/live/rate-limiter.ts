@@ -3,7 +3,8 @@
 import { SYSTEM_CLOCK, type Clock, type TimerHandle } from './clock.js'
 
 export interface RateLimiterOptions {
-  /** time for the refill and the wait; SYSTEM_CLOCK unless a test drives it */
+  /** time for the refill and the wait; SYSTEM_CLOCK unless a test drives it. Its timers are unref'd:
+   *  a waiting call does not hold the process open by itself (the server does; stop() aborts waiters) */
   clock?: Clock
 }
 
