@@ -3,6 +3,7 @@
 // anchored pieces rather than one large regular expression, so that no input can make V8 backtrack
 // for long (the published JavaScript port takes seconds on a 16-character string).
 
+import { BoundedMap } from './bounded-map.js'
 import { DOCKER_HUB, LEGACY_DOCKER_HUB, OFFICIAL_IMAGES_PREFIX } from './docker-hub.js'
 
 export interface ImageName {
@@ -29,7 +30,7 @@ const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}
 // only for references of ordinary length, so odd input cannot grow it; a miss simply parses again.
 const PARSED_CACHE_LIMIT = 4096
 const PARSED_CACHE_MAX_REFERENCE_LENGTH = 512
-const parsed = new Map<string, ImageName | undefined>()
+const parsed = new BoundedMap<string, ImageName | undefined>(PARSED_CACHE_LIMIT)
 
 /** The repository an image reference names, or undefined when the runtime would refuse it. */
 export function parseImageName (reference: string): ImageName | undefined {
@@ -37,7 +38,6 @@ export function parseImageName (reference: string): ImageName | undefined {
   if (hit !== undefined || parsed.has(reference)) return hit
   const name = parse(reference)
   if (typeof reference === 'string' && reference.length <= PARSED_CACHE_MAX_REFERENCE_LENGTH) {
-    if (parsed.size >= PARSED_CACHE_LIMIT) parsed.delete(parsed.keys().next().value as string)
     parsed.set(reference, name === undefined ? undefined : Object.freeze(name))
   }
   return name

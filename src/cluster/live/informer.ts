@@ -12,6 +12,7 @@
 import * as k8s from '@kubernetes/client-node'
 import type { Logger } from '../../logging.js'
 import { apiFailure, withTimeout } from './kube-client.js'
+import { backoffDelayMs } from './backoff.js'
 
 export type InformerEvent = 'add' | 'update' | 'delete'
 
@@ -207,8 +208,8 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
     if (this.stopped) return // stop() aborts the watch, which reports an AbortError
     this.watching = false
     this.failures++
-    const exponential = Math.min(this.timing.restartBaseDelayMs * 2 ** (this.failures - 1), this.timing.restartMaxDelayMs)
-    const retryInMs = Math.round(exponential * (0.8 + Math.random() * 0.4))
+    const { restartBaseDelayMs: baseDelayMs, restartMaxDelayMs: maxDelayMs } = this.timing
+    const retryInMs = backoffDelayMs({ failures: this.failures, baseDelayMs, maxDelayMs, jitter: 0.2 })
     this.log.warn({ error: apiFailure(err), failures: this.failures, retryInMs }, 'list/watch failed; restarting')
     clearTimeout(this.restartTimer)
     this.restartTimer = setTimeout(() => {

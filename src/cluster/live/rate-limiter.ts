@@ -1,13 +1,24 @@
 // A token bucket: `burst` calls at once, then `perSecond` sustained. Callers wait their turn in order.
 
+import { SYSTEM_CLOCK, type Clock, type TimerHandle } from './clock.js'
+
+export interface RateLimiterOptions {
+  /** time for the refill and the wait; SYSTEM_CLOCK unless a test drives it. Its timers are unref'd:
+   *  a waiting call does not hold the process open by itself (the server does; stop() aborts waiters) */
+  clock?: Clock
+}
+
 export class RateLimiter {
   private tokens: number
-  private last = performance.now()
+  private last: number
   private readonly waiters: Array<{ resolve: () => void, reject: (err: unknown) => void, signal?: AbortSignal, onAbort?: () => void }> = []
-  private timer: NodeJS.Timeout | undefined
+  private timer: TimerHandle | undefined
+  private readonly clock: Clock
 
-  constructor (private readonly perSecond: number, private readonly burst: number) {
+  constructor (private readonly perSecond: number, private readonly burst: number, options: RateLimiterOptions = {}) {
+    this.clock = options.clock ?? SYSTEM_CLOCK
     this.tokens = burst
+    this.last = this.clock.now()
   }
 
   /** resolves when the call may go; rejects with the signal's reason if it aborts first */
@@ -36,13 +47,13 @@ export class RateLimiter {
 
   /** wakes every waiter at once (shutdown): they proceed and their calls fail or finish quickly */
   releaseAll (): void {
-    clearTimeout(this.timer)
+    this.clock.clearTimeout(this.timer)
     this.timer = undefined
     for (const waiter of this.waiters.splice(0)) this.grant(waiter)
   }
 
   private refill (): void {
-    const now = performance.now()
+    const now = this.clock.now()
     this.tokens = Math.min(this.burst, this.tokens + (now - this.last) / 1000 * this.perSecond)
     this.last = now
   }
@@ -50,7 +61,7 @@ export class RateLimiter {
   private schedule (): void {
     if (this.timer !== undefined) return
     const wait = Math.max(1, Math.ceil((1 - this.tokens) / this.perSecond * 1000))
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined
       this.refill()
       while (this.tokens >= 1) {

@@ -3,6 +3,12 @@
 // a per-key exponential backoff; at most `concurrency` keys are processed at once. Memory is bounded
 // by the number of distinct keys (namespaces), whatever the event rate.
 
+import { backoffDelayMs } from './backoff.js'
+import { SYSTEM_CLOCK, type Clock, type TimerHandle } from './clock.js'
+
+/** ±10 %: keys that failed together (an API outage) do not all come back in the same instant */
+const RETRY_JITTER = 0.1
+
 export interface WorkQueueOptions {
   /** workers: how many keys are processed at once */
   concurrency: number
@@ -13,6 +19,10 @@ export interface WorkQueueOptions {
   maxDelayMs: number
   /** told about every failure, with the delay before its retry */
   onFailure?: (key: string, err: unknown, failures: number, retryInMs: number) => void
+  /** time for delays and retries; SYSTEM_CLOCK unless a test drives it */
+  clock?: Clock
+  /** uniform in [0, 1) for the retry jitter; Math.random unless a test pins it */
+  random?: () => number
 }
 
 export class WorkQueue {
@@ -22,13 +32,16 @@ export class WorkQueue {
   /** added while processing: goes back in once its current run ends */
   private readonly again = new Set<string>()
   /** keys due later: a retry after a failure, or a deliberately delayed add */
-  private readonly later = new Map<string, { timer: NodeJS.Timeout, due: number }>()
+  private readonly later = new Map<string, { timer: TimerHandle, due: number }>()
   private readonly failures = new Map<string, number>()
   private readonly idleWaiters: Array<() => void> = []
   private running = false
   private stopped = false
+  private readonly clock: Clock
 
-  constructor (private readonly options: WorkQueueOptions) {}
+  constructor (private readonly options: WorkQueueOptions) {
+    this.clock = options.clock ?? SYSTEM_CLOCK
+  }
 
   /** queue the key now (a pending retry of it is superseded: new information, try at once) */
   add (key: string): void {
@@ -71,7 +84,7 @@ export class WorkQueue {
     this.running = false
     this.waiting.clear()
     this.again.clear()
-    for (const { timer } of this.later.values()) clearTimeout(timer)
+    for (const { timer } of this.later.values()) this.clock.clearTimeout(timer)
     this.later.clear()
     await this.idle()
   }
@@ -111,31 +124,29 @@ export class WorkQueue {
   private scheduleRetry (key: string, err: unknown): void {
     const failures = (this.failures.get(key) ?? 0) + 1
     this.failures.set(key, failures)
-    const exponential = Math.min(this.options.baseDelayMs * 2 ** (failures - 1), this.options.maxDelayMs)
-    // ±10 % jitter: keys that failed together (an API outage) do not all come back in the same instant
-    const delay = Math.round(exponential * (0.9 + Math.random() * 0.2))
+    const { baseDelayMs, maxDelayMs, random } = this.options
+    const delay = backoffDelayMs({ failures, baseDelayMs, maxDelayMs, jitter: RETRY_JITTER }, random)
     this.options.onFailure?.(key, err, failures, delay)
     this.cancelLater(key)
     this.schedule(key, delay)
   }
 
   private schedule (key: string, delayMs: number): void {
-    const due = performance.now() + delayMs
+    const due = this.clock.now() + delayMs
     const pending = this.later.get(key)
     if (pending !== undefined && pending.due <= due) return
-    if (pending !== undefined) clearTimeout(pending.timer)
-    const timer = setTimeout(() => {
+    if (pending !== undefined) this.clock.clearTimeout(pending.timer)
+    const timer = this.clock.setTimeout(() => {
       this.later.delete(key)
       this.add(key)
     }, delayMs)
-    timer.unref()
     this.later.set(key, { timer, due })
   }
 
   private cancelLater (key: string): void {
     const pending = this.later.get(key)
     if (pending === undefined) return
-    clearTimeout(pending.timer)
+    this.clock.clearTimeout(pending.timer)
     this.later.delete(key)
   }
 }
