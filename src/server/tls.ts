@@ -29,6 +29,24 @@ export interface CertificateInfo {
 // TLS 1.0/1.1 are deprecated (RFC 8996); the API server speaks 1.2 and 1.3.
 export const TLS_MIN_VERSION = 'TLSv1.2'
 
+// Mozilla's "intermediate" server profile (wiki.mozilla.org/Security/Server_Side_TLS), ECDHE suites
+// only: TLS 1.3, and TLS 1.2 only with ephemeral ECDH (forward secrecy; no static RSA key exchange)
+// and AEAD (AES-GCM, ChaCha20-Poly1305; no CBC, the home of Lucky13-style padding oracles, and with it
+// no SHA-1 MAC; SHA-1 signatures OpenSSL's security level refuses already). Node's default list also
+// accepts CBC and static-RSA suites. The API server (Go crypto/tls) offers these and no DHE at all.
+// Both key types work: ECDSA and RSA certificates each negotiate their half of the TLS 1.2 list.
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305'
+].join(':')
+
 export class KeyPairError extends Error {
   override name = 'KeyPairError'
 }
@@ -67,7 +85,17 @@ export function inspectKeyPair (pair: KeyPair): CertificateInfo {
 }
 
 export function secureContextOptions (pair: KeyPair): SecureContextOptions {
-  return { cert: pair.cert, key: pair.key, minVersion: TLS_MIN_VERSION }
+  return {
+    cert: pair.cert,
+    key: pair.key,
+    minVersion: TLS_MIN_VERSION,
+    ciphers: TLS_CIPHERS,
+    // As Mozilla's profile says: the client chooses. Every suite here is strong, and a client without
+    // AES hardware knows to prefer ChaCha20.
+    honorCipherOrder: false
+    // ecdhCurve stays OpenSSL's default: all strong, and since OpenSSL 3.5 led by the post-quantum
+    // hybrid X25519MLKEM768 that Go 1.24+ clients offer first; Mozilla's fixed list would drop it.
+  }
 }
 
 export async function readKeyPair (certFile: string, keyFile: string): Promise<KeyPair> {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
-import { checkServerIdentity, connect, type TLSSocket } from 'node:tls'
+import { checkServerIdentity, connect, createServer as createTlsServer, type ConnectionOptions, type EphemeralKeyInfo, type TLSSocket } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import type { AdmissionReview } from '../../src/admission/types.js'
 import { DEFAULT_BODY_LIMIT_BYTES } from '../../src/server/app.js'
@@ -145,17 +145,98 @@ t.test('a review round trip over verified TLS', async t => {
     'a client without the CA refuses the certificate: verification is really on')
 })
 
-t.test('TLS 1.1 is refused; 1.2 and 1.3 are served', async t => {
-  const handshake = (version: 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'): Promise<string> => new Promise((resolve, reject) => {
-    // SECLEVEL=0 lets this client offer 1.1 at all, so the refusal we see is the server's.
-    const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.cert, minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' })
-    socket.once('secureConnect', () => { resolve(socket.getProtocol() ?? ''); socket.destroy() })
+interface Handshake {
+  protocol: string | null
+  cipher: string
+  /** the key exchange group, as OpenSSL names it */
+  group: string | undefined
+}
+
+function handshake (port: number, trusted: string, offer: ConnectionOptions): Promise<Handshake> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, ca: trusted, ...offer })
+    socket.once('secureConnect', () => {
+      resolve({ protocol: socket.getProtocol(), cipher: socket.getCipher().name, group: (socket.getEphemeralKeyInfo() as EphemeralKeyInfo | null)?.name })
+      socket.destroy()
+    })
     socket.once('error', reject)
   })
-  // The server's alert, not a client-side refusal: this client can speak 1.1.
-  await t.rejects(handshake('TLSv1.1'), { code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' })
-  t.equal(await handshake('TLSv1.2'), 'TLSv1.2')
-  t.equal(await handshake('TLSv1.3'), 'TLSv1.3')
+}
+
+// What a client offers that pullguard must refuse, for each key type: a suite the key could negotiate
+// (an ECDSA key has no static-RSA or ECDHE-RSA suites to refuse). SECLEVEL=0 lets this client offer
+// what OpenSSL would not otherwise send; the permissive server below proves each offer negotiable.
+const tls12 = (ciphers: string, extra: ConnectionOptions = {}): ConnectionOptions => ({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers, ...extra })
+const OLD_PROTOCOLS: Array<[string, ConnectionOptions]> = [
+  ['TLS 1.0', { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'ALL@SECLEVEL=0' }],
+  ['TLS 1.1', { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'ALL@SECLEVEL=0' }]
+]
+const REFUSED: Record<'ec' | 'rsa', Array<[string, ConnectionOptions]>> = {
+  ec: [
+    ...OLD_PROTOCOLS,
+    ['CBC, SHA-1 MAC: ECDHE-ECDSA-AES128-SHA', tls12('ECDHE-ECDSA-AES128-SHA@SECLEVEL=0')],
+    ['CBC: ECDHE-ECDSA-AES128-SHA256', tls12('ECDHE-ECDSA-AES128-SHA256')],
+    ['CBC: ECDHE-ECDSA-AES256-SHA384', tls12('ECDHE-ECDSA-AES256-SHA384')],
+    ['SHA-1 signatures only', tls12('ECDHE-ECDSA-AES128-GCM-SHA256@SECLEVEL=0', { sigalgs: 'ECDSA+SHA1' })]
+  ],
+  rsa: [
+    ...OLD_PROTOCOLS,
+    ['static RSA, CBC, SHA-1 MAC: AES128-SHA', tls12('AES128-SHA@SECLEVEL=0')],
+    ['static RSA, CBC: AES256-SHA256', tls12('AES256-SHA256')],
+    ['static RSA, AEAD: AES128-GCM-SHA256', tls12('AES128-GCM-SHA256')],
+    ['static RSA, AEAD: AES256-GCM-SHA384', tls12('AES256-GCM-SHA384')],
+    ['CBC, SHA-1 MAC: ECDHE-RSA-AES128-SHA', tls12('ECDHE-RSA-AES128-SHA@SECLEVEL=0')],
+    ['CBC: ECDHE-RSA-AES256-SHA384', tls12('ECDHE-RSA-AES256-SHA384')],
+    ['SHA-1 signatures only', tls12('ECDHE-RSA-AES128-GCM-SHA256@SECLEVEL=0', { sigalgs: 'RSA+SHA1' })]
+  ]
+}
+const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256']
+const ALLOWED_TLS12: Record<'ec' | 'rsa', string[]> = {
+  ec: ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305'],
+  rsa: ['ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305']
+}
+// The server's alert, not a client-side refusal: the handshake reached the server and it said no.
+const SERVER_REFUSAL = { code: /^ERR_SSL_(SSL\/TLS_ALERT_HANDSHAKE_FAILURE|TLSV1_ALERT_PROTOCOL_VERSION)$/ }
+
+t.test('cipher suites: TLS 1.3, and TLS 1.2 only with ECDHE and AEAD, for EC and RSA keys', async t => {
+  // The RSA pair arrives by rotation, so the reloaded context is held to the same policy as the first.
+  const rsaCa = await createTestCa('rsa')
+  const rsaPair = await issueServerCertificate(rsaCa, { keyType: 'rsa' })
+  const rsaVolume = await SecretVolume.create(join(dir, 'tls-rsa'), first)
+  const rsaServer = await startServer({
+    service,
+    view,
+    logger: captureLog().logger,
+    config: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCertFile: rsaVolume.certFile, tlsKeyFile: rsaVolume.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0, certPollIntervalMs: 200 },
+    handleSignals: false
+  })
+  t.teardown(() => rsaServer.close())
+  await rsaVolume.rotate(rsaPair)
+  // Trusting only the RSA CA, the handshake succeeds once the RSA pair is the one served.
+  t.ok(await eventually(async () => (await handshake(rsaServer.port, rsaCa.cert, {}).catch(() => undefined)) !== undefined), 'the RSA pair is served')
+
+  const targets = { ec: { port: server.port, pem: first, trusted: ca.cert }, rsa: { port: rsaServer.port, pem: rsaPair, trusted: rsaCa.cert } }
+  for (const keyType of ['ec', 'rsa'] as const) {
+    const { port, pem, trusted } = targets[keyType]
+    const permissive = createTlsServer({ cert: pem.cert, key: pem.key, minVersion: 'TLSv1', ciphers: 'ALL@SECLEVEL=0' }, socket => { socket.end() })
+    await new Promise<void>(resolve => permissive.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => new Promise<void>(resolve => permissive.close(() => { resolve() })))
+    const permissivePort = (permissive.address() as AddressInfo).port
+
+    for (const [name, offer] of REFUSED[keyType]) {
+      await t.resolves(handshake(permissivePort, trusted, offer), `${keyType} ${name}: negotiable with a permissive server`)
+      await t.rejects(handshake(port, trusted, offer), SERVER_REFUSAL, `${keyType} ${name}: refused`)
+    }
+    for (const cipher of ALLOWED_TLS12[keyType]) {
+      t.match(await handshake(port, trusted, tls12(cipher)), { protocol: 'TLSv1.2', cipher }, `${keyType} ${cipher}: served`)
+    }
+    for (const cipher of TLS13_SUITES) {
+      t.match(await handshake(port, trusted, { minVersion: 'TLSv1.3', ciphers: cipher }), { protocol: 'TLSv1.3', cipher }, `${keyType} TLS 1.3 ${cipher}: served`)
+    }
+    // Go 1.24+ (the API server from Kubernetes 1.33) offers the post-quantum hybrid first.
+    t.match(await handshake(port, trusted, { minVersion: 'TLSv1.3', ecdhCurve: 'X25519MLKEM768' }), { protocol: 'TLSv1.3', group: 'X25519MLKEM768' },
+      `${keyType} TLS 1.3 with X25519MLKEM768: served`)
+  }
 })
 
 t.test('200 concurrent reviews are all answered, each with its own uid', async t => {
