@@ -1,7 +1,9 @@
 // The serving certificate: loaded from files, re-read when they rotate, or generated self-signed when
 // no files are given. Rotation (cert-manager, kubelet Secret volumes) replaces the files by atomic
 // rename, usually of the directory's `..data` symlink; fs.watch on a file follows the old inode and
-// misses that, so we watch the directory and also poll, comparing contents.
+// misses that, so we watch the directory and also poll, comparing contents. A pair that does not parse,
+// whose key is not the certificate's, or whose certificate is outside its validity dates is refused:
+// at start that is an error, on reload the pair being served stays.
 
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
@@ -47,41 +49,62 @@ export const TLS_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305'
 ].join(':')
 
+/** Why a pair cannot be served; `certificate` is set when the certificate itself parsed. */
 export class KeyPairError extends Error {
   override name = 'KeyPairError'
+  constructor (message: string, readonly certificate?: CertificateInfo, options?: ErrorOptions) {
+    super(message, options)
+  }
 }
 
-/** Checks that the pair parses, that the key belongs to the certificate and that Node's TLS accepts it. */
-export function inspectKeyPair (pair: KeyPair): CertificateInfo {
+/**
+ * Why a certificate cannot be served at `now`, undefined when it can. Both bounds are inclusive
+ * (RFC 5280 4.1.2.5). Clients check the same dates, so serving outside them fails every handshake.
+ */
+export function validityProblem ({ notBefore, notAfter }: Pick<CertificateInfo, 'notBefore' | 'notAfter'>, now: Date): string | undefined {
+  const dates = `notBefore ${notBefore.toISOString()}, notAfter ${notAfter.toISOString()}, now ${now.toISOString()}`
+  if (now.getTime() < notBefore.getTime()) return `certificate is not yet valid (${dates})`
+  if (now.getTime() > notAfter.getTime()) return `certificate has expired (${dates})`
+  return undefined
+}
+
+/**
+ * Checks that the pair parses, that the key belongs to the certificate, that the certificate is valid
+ * at `now`, and that Node's TLS accepts it.
+ */
+export function inspectKeyPair (pair: KeyPair, now: Date = new Date()): CertificateInfo {
   let certificate: X509Certificate
   try {
     certificate = new X509Certificate(pair.cert)
   } catch (err) {
     throw new KeyPairError(`certificate does not parse: ${(err as Error).message}`)
   }
+  const info: CertificateInfo = {
+    serialNumber: certificate.serialNumber,
+    subject: certificate.subject,
+    subjectAltName: certificate.subjectAltName,
+    notBefore: certificate.validFromDate,
+    notAfter: certificate.validToDate,
+    fingerprint256: certificate.fingerprint256
+  }
   let privateKey
   try {
     privateKey = createPrivateKey(pair.key)
   } catch (err) {
     // Never echo key material: the message names the failure only.
-    throw new KeyPairError(`private key does not parse: ${(err as Error).message}`)
+    throw new KeyPairError(`private key does not parse: ${(err as Error).message}`, info)
   }
   if (!certificate.checkPrivateKey(privateKey)) {
-    throw new KeyPairError(`private key does not match certificate serial ${certificate.serialNumber}`)
+    throw new KeyPairError(`private key does not match certificate serial ${certificate.serialNumber}`, info)
   }
+  const problem = validityProblem(info, now)
+  if (problem !== undefined) throw new KeyPairError(problem, info)
   try {
     createSecureContext(secureContextOptions(pair))
   } catch (err) {
-    throw new KeyPairError(`TLS refused the pair: ${(err as Error).message}`)
+    throw new KeyPairError(`TLS refused the pair: ${(err as Error).message}`, info)
   }
-  return {
-    serialNumber: certificate.serialNumber,
-    subject: certificate.subject,
-    subjectAltName: certificate.subjectAltName,
-    notBefore: new Date(certificate.validFrom),
-    notAfter: new Date(certificate.validTo),
-    fingerprint256: certificate.fingerprint256
-  }
+  return info
 }
 
 export function secureContextOptions (pair: KeyPair): SecureContextOptions {
@@ -138,6 +161,8 @@ export interface KeyPairWatcherOptions {
   onChange (pair: KeyPair, info: CertificateInfo): void
   /** called when a changed pair was refused; the current one stays in use */
   onRejected? (error: Error): void
+  /** the clock certificates' validity is checked against; the system clock when absent */
+  now?: () => Date
 }
 
 export interface KeyPairWatcher {
@@ -152,6 +177,7 @@ const WATCH_SETTLE_MS = 100
 
 export function watchKeyPair (options: KeyPairWatcherOptions): KeyPairWatcher {
   const { certFile, keyFile, logger } = options
+  const now = options.now ?? (() => new Date())
   let current = options.current
   let lastRejected: string | undefined
   let running: Promise<void> | undefined
@@ -168,11 +194,16 @@ export function watchKeyPair (options: KeyPairWatcherOptions): KeyPairWatcher {
       reject(err as Error, `unreadable:${(err as NodeJS.ErrnoException).code ?? ''}`)
       return
     }
-    if (next.cert.equals(current.cert) && next.key.equals(current.key)) return
+    if (next.cert.equals(current.cert) && next.key.equals(current.key)) {
+      // Back to the pair in use: the next bad state, even one seen before, is news again.
+      lastRejected = undefined
+      return
+    }
     const fingerprint = createHash('sha256').update(next.cert).update('\0').update(next.key).digest('hex')
     let info: CertificateInfo
     try {
-      info = inspectKeyPair(next)
+      // A pair not yet valid is refused now and accepted by the first check once it is: same files.
+      info = inspectKeyPair(next, now())
     } catch (err) {
       reject(err as Error, fingerprint)
       return
@@ -189,7 +220,18 @@ export function watchKeyPair (options: KeyPairWatcherOptions): KeyPairWatcher {
     if (state === lastRejected) return
     lastRejected = state
     options.onRejected?.(error)
-    logger.error({ err: error, certFile, keyFile }, 'new serving certificate refused, keeping the current one')
+    // A refused pair is described by its reason and dates; only an I/O failure needs the error itself.
+    const details = error instanceof KeyPairError
+      ? {
+          reason: error.message,
+          ...(error.certificate !== undefined && {
+            serialNumber: error.certificate.serialNumber,
+            notBefore: error.certificate.notBefore,
+            notAfter: error.certificate.notAfter
+          })
+        }
+      : { err: error }
+    logger.error({ ...details, certFile, keyFile }, 'new serving certificate refused, keeping the current one')
   }
 
   function check (): Promise<void> {

@@ -5,7 +5,8 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { X509Certificate } from 'node:crypto'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Agent, request as httpsRequest } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import type { AdmissionReview } from '../../src/admission/types.js'
 import { DEFAULT_BODY_LIMIT_BYTES } from '../../src/server/app.js'
 import { startServer, type ServerHandle } from '../../src/server/serve.js'
+import { KeyPairError } from '../../src/server/tls.js'
 import { createTestCa, issueServerCertificate, SecretVolume } from '../support/tls.js'
 import { captureLog, podCreate, reviewService } from './helper.js'
 
@@ -270,6 +272,61 @@ t.test('certificate rotation by ..data symlink swap: new connections get the new
   t.equal(after.localPort, before.localPort, 'the keep-alive connection was not dropped')
   t.equal(after.serial, first.serialNumber)
   t.match(await scrape(), /pullguard_tls_reloads_total\{result="success"\} 1/)
+})
+
+const EXPIRED_DATES = { notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2020-02-01T00:00:00Z') }
+
+t.test('a rotation to an expired certificate: refused, the served one kept, the failure counted and logged', async t => {
+  const expired = await issueServerCertificate(ca, EXPIRED_DATES)
+  await volume.rotate(expired)
+  t.ok(await eventually(async () => /pullguard_tls_reloads_total\{result="failure"\} 1\n/.test(await scrape())), 'counted as a failed reload')
+  t.equal((await request('/healthz')).serial, second.serialNumber, 'new connections still get the pair in use')
+  t.match(log.records('new serving certificate refused, keeping the current one'), [{
+    level: 'error',
+    reason: /^certificate has expired \(notBefore 2020-01-01T00:00:00\.000Z, notAfter 2020-02-01T00:00:00\.000Z, now /,
+    serialNumber: expired.serialNumber,
+    notBefore: '2020-01-01T00:00:00.000Z',
+    notAfter: '2020-02-01T00:00:00.000Z',
+    certFile: volume.certFile
+  }])
+  t.match(await scrape(), new RegExp(`pullguard_tls_certificate_expiry_timestamp_seconds ${new X509Certificate(second.cert).validToDate.getTime() / 1000}\n`),
+    'the expiry gauge still shows the served certificate')
+  // The files hold the served pair again (for the SIGTERM test's process below).
+  await volume.rotate(second)
+})
+
+t.test('a certificate outside its validity is a one-line startup error naming the files and the dates', async t => {
+  const expiredDir = join(dir, 'expired')
+  await mkdir(expiredDir)
+  const expired = await issueServerCertificate(ca, EXPIRED_DATES)
+  await writeFile(join(expiredDir, 'tls.crt'), expired.cert)
+  await writeFile(join(expiredDir, 'tls.key'), expired.key)
+  const start = (files: { certFile: string, keyFile: string }, now?: () => Date): Promise<ServerHandle> => startServer({
+    service,
+    view,
+    logger: captureLog().logger,
+    config: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCertFile: files.certFile, tlsKeyFile: files.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    handleSignals: false,
+    ...(now !== undefined && { now })
+  })
+  const expiredFiles = { certFile: join(expiredDir, 'tls.crt'), keyFile: join(expiredDir, 'tls.key') }
+  const error = await start(expiredFiles).then(() => undefined, (err: unknown) => err as Error)
+  t.type(error, KeyPairError)
+  t.equal(error?.message.replace(/now [^)]+\)$/, 'now …)'),
+    `TLS certificate ${expiredFiles.certFile} (key ${expiredFiles.keyFile}): certificate has expired ` +
+    '(notBefore 2020-01-01T00:00:00.000Z, notAfter 2020-02-01T00:00:00.000Z, now …)')
+  t.notOk(error?.message.includes('\n'), 'one line')
+
+  // The injected clock decides, both ways, for a certificate valid today.
+  const valid = { certFile: join(dir, 'first.crt'), keyFile: join(dir, 'first.key') }
+  await writeFile(valid.certFile, first.cert)
+  await writeFile(valid.keyFile, first.key)
+  const served = new X509Certificate(first.cert)
+  await t.rejects(start(valid, () => new Date(served.validToDate.getTime() + 1000)), { name: 'KeyPairError', message: /: certificate has expired \(/ })
+  await t.rejects(start(valid, () => new Date(served.validFromDate.getTime() - 1000)), { name: 'KeyPairError', message: /: certificate is not yet valid \(/ })
+  // A file that is not there is the same kind of error: the files, and why.
+  await t.rejects(start({ certFile: join(dir, 'missing.crt'), keyFile: valid.keyFile }),
+    { name: 'KeyPairError', message: new RegExp(`^TLS certificate ${join(dir, 'missing.crt')} \\(key .*\\): ENOENT`) })
 })
 
 t.test('metrics listener shows the reviews served', async t => {
