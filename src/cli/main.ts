@@ -3,6 +3,7 @@
 
 import { ConfigError } from '../config/config.js'
 import { ManifestError } from '../cluster/static-view.js'
+import { KeyPairError } from '../server/tls.js'
 import { runReview, UsageError } from './review-command.js'
 import { runServe } from './serve-command.js'
 import { usage } from './usage.js'
@@ -34,6 +35,10 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2
     } else if (error instanceof ManifestError) {
       process.stderr.write(`pullguard: objects file ${error.message}\n`)
+      process.exitCode = 1
+    } else if (error instanceof KeyPairError) {
+      // A bad certificate file is the operator's to fix, not a bug: its message, without a stack.
+      process.stderr.write(`pullguard: ${error.message}\n`)
       process.exitCode = 1
     } else {
       process.stderr.write(`pullguard: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)

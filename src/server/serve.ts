@@ -13,6 +13,7 @@ import { buildApp, SERVER_TIMEOUTS, type Reviewer } from './app.js'
 import { createMetrics, startMetricsServer, urlHost, type Metrics, type MetricsServer } from './metrics.js'
 import {
   inspectKeyPair,
+  KeyPairError,
   readKeyPair,
   secureContextOptions,
   selfSignedKeyPair,
@@ -47,6 +48,8 @@ export interface StartServerOptions {
   handleSignals?: boolean
   /** runs once the last review has been answered: stop what feeds the service (informers, queues) */
   onShutdown?: () => Promise<void>
+  /** the clock certificates' validity is checked against; the system clock when absent */
+  now?: () => Date
 }
 
 export interface ServerHandle {
@@ -68,7 +71,8 @@ const DRAIN_TIMEOUT_MS = SERVER_TIMEOUTS.requestTimeoutMs + 5_000
 export async function startServer (options: StartServerOptions): Promise<ServerHandle> {
   const { service, view, logger, config } = options
   const metrics = options.metrics ?? createMetrics()
-  const initial = await initialKeyPair(config, logger)
+  const now = options.now ?? (() => new Date())
+  const initial = await initialKeyPair(config, logger, now)
   metrics.tlsCertificateExpiry.set(initial.info.notAfter.getTime() / 1000)
 
   let draining = false
@@ -100,7 +104,8 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
           metrics.tlsReloads.inc({ result: 'success' })
           metrics.tlsCertificateExpiry.set(info.notAfter.getTime() / 1000)
         },
-        onRejected: () => { metrics.tlsReloads.inc({ result: 'failure' }) }
+        onRejected: () => { metrics.tlsReloads.inc({ result: 'failure' }) },
+        now
       })
     }
     metricsServer = await startMetricsServer({
@@ -161,7 +166,7 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
   }
 }
 
-async function initialKeyPair (config: ServerConfig, logger: Logger): Promise<{ pair: KeyPair, info: CertificateInfo }> {
+async function initialKeyPair (config: ServerConfig, logger: Logger, now: () => Date): Promise<{ pair: KeyPair, info: CertificateInfo }> {
   const { tlsCertFile, tlsKeyFile } = config
   if (tlsCertFile === undefined && tlsKeyFile === undefined) {
     const pair = await selfSignedKeyPair()
@@ -169,15 +174,17 @@ async function initialKeyPair (config: ServerConfig, logger: Logger): Promise<{ 
       'NO TLS CERTIFICATE GIVEN: serving a freshly generated SELF-SIGNED certificate for localhost. ' +
       'Fine on a laptop; an API server will not trust it. Pass --tls-cert and --tls-key in a cluster.'
     )
-    return { pair, info: inspectKeyPair(pair) }
+    return { pair, info: inspectKeyPair(pair, now()) }
   }
   if (tlsCertFile === undefined || tlsKeyFile === undefined) {
     throw new Error('TLS needs both a certificate file and a key file')
   }
-  const pair = await readKeyPair(tlsCertFile, tlsKeyFile)
   try {
-    return { pair, info: inspectKeyPair(pair) }
+    const pair = await readKeyPair(tlsCertFile, tlsKeyFile)
+    return { pair, info: inspectKeyPair(pair, now()) }
   } catch (err) {
-    throw new Error(`TLS certificate ${tlsCertFile} / key ${tlsKeyFile}: ${(err as Error).message}`)
+    // One line for the operator: which files and why, an expired certificate's dates included.
+    throw new KeyPairError(`TLS certificate ${tlsCertFile} (key ${tlsKeyFile}): ${(err as Error).message}`,
+      err instanceof KeyPairError ? err.certificate : undefined, { cause: err })
   }
 }

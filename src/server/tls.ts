@@ -1,7 +1,9 @@
 // The serving certificate: loaded from files, re-read when they rotate, or generated self-signed when
 // no files are given. Rotation (cert-manager, kubelet Secret volumes) replaces the files by atomic
 // rename, usually of the directory's `..data` symlink; fs.watch on a file follows the old inode and
-// misses that, so we watch the directory and also poll, comparing contents.
+// misses that, so we watch the directory and also poll, comparing contents. A pair that does not parse,
+// whose key is not the certificate's, or whose certificate is outside its validity dates is refused:
+// at start that is an error, on reload the pair being served stays.
 
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
@@ -29,45 +31,94 @@ export interface CertificateInfo {
 // TLS 1.0/1.1 are deprecated (RFC 8996); the API server speaks 1.2 and 1.3.
 export const TLS_MIN_VERSION = 'TLSv1.2'
 
+// Mozilla's "intermediate" server profile (wiki.mozilla.org/Security/Server_Side_TLS), ECDHE suites
+// only: TLS 1.3, and TLS 1.2 only with ephemeral ECDH (forward secrecy; no static RSA key exchange)
+// and AEAD (AES-GCM, ChaCha20-Poly1305; no CBC, the home of Lucky13-style padding oracles, and with it
+// no SHA-1 MAC; SHA-1 signatures OpenSSL's security level refuses already). Node's default list also
+// accepts CBC and static-RSA suites. The API server (Go crypto/tls) offers these and no DHE at all.
+// Both key types work: ECDSA and RSA certificates each negotiate their half of the TLS 1.2 list.
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305'
+].join(':')
+
+/** Why a pair cannot be served; `certificate` is set when the certificate itself parsed. */
 export class KeyPairError extends Error {
   override name = 'KeyPairError'
+  constructor (message: string, readonly certificate?: CertificateInfo, options?: ErrorOptions) {
+    super(message, options)
+  }
 }
 
-/** Checks that the pair parses, that the key belongs to the certificate and that Node's TLS accepts it. */
-export function inspectKeyPair (pair: KeyPair): CertificateInfo {
+/**
+ * Why a certificate cannot be served at `now`, undefined when it can. Both bounds are inclusive
+ * (RFC 5280 4.1.2.5). Clients check the same dates, so serving outside them fails every handshake.
+ */
+export function validityProblem ({ notBefore, notAfter }: Pick<CertificateInfo, 'notBefore' | 'notAfter'>, now: Date): string | undefined {
+  const dates = `notBefore ${notBefore.toISOString()}, notAfter ${notAfter.toISOString()}, now ${now.toISOString()}`
+  if (now.getTime() < notBefore.getTime()) return `certificate is not yet valid (${dates})`
+  if (now.getTime() > notAfter.getTime()) return `certificate has expired (${dates})`
+  return undefined
+}
+
+/**
+ * Checks that the pair parses, that the key belongs to the certificate, that the certificate is valid
+ * at `now`, and that Node's TLS accepts it.
+ */
+export function inspectKeyPair (pair: KeyPair, now: Date = new Date()): CertificateInfo {
   let certificate: X509Certificate
   try {
     certificate = new X509Certificate(pair.cert)
   } catch (err) {
     throw new KeyPairError(`certificate does not parse: ${(err as Error).message}`)
   }
+  const info: CertificateInfo = {
+    serialNumber: certificate.serialNumber,
+    subject: certificate.subject,
+    subjectAltName: certificate.subjectAltName,
+    notBefore: certificate.validFromDate,
+    notAfter: certificate.validToDate,
+    fingerprint256: certificate.fingerprint256
+  }
   let privateKey
   try {
     privateKey = createPrivateKey(pair.key)
   } catch (err) {
     // Never echo key material: the message names the failure only.
-    throw new KeyPairError(`private key does not parse: ${(err as Error).message}`)
+    throw new KeyPairError(`private key does not parse: ${(err as Error).message}`, info)
   }
   if (!certificate.checkPrivateKey(privateKey)) {
-    throw new KeyPairError(`private key does not match certificate serial ${certificate.serialNumber}`)
+    throw new KeyPairError(`private key does not match certificate serial ${certificate.serialNumber}`, info)
   }
+  const problem = validityProblem(info, now)
+  if (problem !== undefined) throw new KeyPairError(problem, info)
   try {
     createSecureContext(secureContextOptions(pair))
   } catch (err) {
-    throw new KeyPairError(`TLS refused the pair: ${(err as Error).message}`)
+    throw new KeyPairError(`TLS refused the pair: ${(err as Error).message}`, info)
   }
-  return {
-    serialNumber: certificate.serialNumber,
-    subject: certificate.subject,
-    subjectAltName: certificate.subjectAltName,
-    notBefore: new Date(certificate.validFrom),
-    notAfter: new Date(certificate.validTo),
-    fingerprint256: certificate.fingerprint256
-  }
+  return info
 }
 
 export function secureContextOptions (pair: KeyPair): SecureContextOptions {
-  return { cert: pair.cert, key: pair.key, minVersion: TLS_MIN_VERSION }
+  return {
+    cert: pair.cert,
+    key: pair.key,
+    minVersion: TLS_MIN_VERSION,
+    ciphers: TLS_CIPHERS,
+    // As Mozilla's profile says: the client chooses. Every suite here is strong, and a client without
+    // AES hardware knows to prefer ChaCha20.
+    honorCipherOrder: false
+    // ecdhCurve stays OpenSSL's default: all strong, and since OpenSSL 3.5 led by the post-quantum
+    // hybrid X25519MLKEM768 that Go 1.24+ clients offer first; Mozilla's fixed list would drop it.
+  }
 }
 
 export async function readKeyPair (certFile: string, keyFile: string): Promise<KeyPair> {
@@ -110,6 +161,8 @@ export interface KeyPairWatcherOptions {
   onChange (pair: KeyPair, info: CertificateInfo): void
   /** called when a changed pair was refused; the current one stays in use */
   onRejected? (error: Error): void
+  /** the clock certificates' validity is checked against; the system clock when absent */
+  now?: () => Date
 }
 
 export interface KeyPairWatcher {
@@ -124,6 +177,7 @@ const WATCH_SETTLE_MS = 100
 
 export function watchKeyPair (options: KeyPairWatcherOptions): KeyPairWatcher {
   const { certFile, keyFile, logger } = options
+  const now = options.now ?? (() => new Date())
   let current = options.current
   let lastRejected: string | undefined
   let running: Promise<void> | undefined
@@ -140,11 +194,16 @@ export function watchKeyPair (options: KeyPairWatcherOptions): KeyPairWatcher {
       reject(err as Error, `unreadable:${(err as NodeJS.ErrnoException).code ?? ''}`)
       return
     }
-    if (next.cert.equals(current.cert) && next.key.equals(current.key)) return
+    if (next.cert.equals(current.cert) && next.key.equals(current.key)) {
+      // Back to the pair in use: the next bad state, even one seen before, is news again.
+      lastRejected = undefined
+      return
+    }
     const fingerprint = createHash('sha256').update(next.cert).update('\0').update(next.key).digest('hex')
     let info: CertificateInfo
     try {
-      info = inspectKeyPair(next)
+      // A pair not yet valid is refused now and accepted by the first check once it is: same files.
+      info = inspectKeyPair(next, now())
     } catch (err) {
       reject(err as Error, fingerprint)
       return
@@ -161,7 +220,18 @@ export function watchKeyPair (options: KeyPairWatcherOptions): KeyPairWatcher {
     if (state === lastRejected) return
     lastRejected = state
     options.onRejected?.(error)
-    logger.error({ err: error, certFile, keyFile }, 'new serving certificate refused, keeping the current one')
+    // A refused pair is described by its reason and dates; only an I/O failure needs the error itself.
+    const details = error instanceof KeyPairError
+      ? {
+          reason: error.message,
+          ...(error.certificate !== undefined && {
+            serialNumber: error.certificate.serialNumber,
+            notBefore: error.certificate.notBefore,
+            notAfter: error.certificate.notAfter
+          })
+        }
+      : { err: error }
+    logger.error({ ...details, certFile, keyFile }, 'new serving certificate refused, keeping the current one')
   }
 
   function check (): Promise<void> {

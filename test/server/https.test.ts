@@ -5,17 +5,19 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { X509Certificate } from 'node:crypto'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Agent, request as httpsRequest } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
-import { checkServerIdentity, connect, type TLSSocket } from 'node:tls'
+import { checkServerIdentity, connect, createServer as createTlsServer, type ConnectionOptions, type EphemeralKeyInfo, type TLSSocket } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import type { AdmissionReview } from '../../src/admission/types.js'
 import { DEFAULT_BODY_LIMIT_BYTES } from '../../src/server/limits.js'
 import { startServer, type ServerHandle } from '../../src/server/serve.js'
+import { KeyPairError } from '../../src/server/tls.js'
 import { createTestCa, issueServerCertificate, SecretVolume } from '../support/tls.js'
 import { captureLog, podCreate, reviewService } from './helper.js'
 
@@ -145,17 +147,98 @@ t.test('a review round trip over verified TLS', async t => {
     'a client without the CA refuses the certificate: verification is really on')
 })
 
-t.test('TLS 1.1 is refused; 1.2 and 1.3 are served', async t => {
-  const handshake = (version: 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'): Promise<string> => new Promise((resolve, reject) => {
-    // SECLEVEL=0 lets this client offer 1.1 at all, so the refusal we see is the server's.
-    const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.cert, minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' })
-    socket.once('secureConnect', () => { resolve(socket.getProtocol() ?? ''); socket.destroy() })
+interface Handshake {
+  protocol: string | null
+  cipher: string
+  /** the key exchange group, as OpenSSL names it */
+  group: string | undefined
+}
+
+function handshake (port: number, trusted: string, offer: ConnectionOptions): Promise<Handshake> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, ca: trusted, ...offer })
+    socket.once('secureConnect', () => {
+      resolve({ protocol: socket.getProtocol(), cipher: socket.getCipher().name, group: (socket.getEphemeralKeyInfo() as EphemeralKeyInfo | null)?.name })
+      socket.destroy()
+    })
     socket.once('error', reject)
   })
-  // The server's alert, not a client-side refusal: this client can speak 1.1.
-  await t.rejects(handshake('TLSv1.1'), { code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' })
-  t.equal(await handshake('TLSv1.2'), 'TLSv1.2')
-  t.equal(await handshake('TLSv1.3'), 'TLSv1.3')
+}
+
+// What a client offers that pullguard must refuse, for each key type: a suite the key could negotiate
+// (an ECDSA key has no static-RSA or ECDHE-RSA suites to refuse). SECLEVEL=0 lets this client offer
+// what OpenSSL would not otherwise send; the permissive server below proves each offer negotiable.
+const tls12 = (ciphers: string, extra: ConnectionOptions = {}): ConnectionOptions => ({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers, ...extra })
+const OLD_PROTOCOLS: Array<[string, ConnectionOptions]> = [
+  ['TLS 1.0', { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'ALL@SECLEVEL=0' }],
+  ['TLS 1.1', { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'ALL@SECLEVEL=0' }]
+]
+const REFUSED: Record<'ec' | 'rsa', Array<[string, ConnectionOptions]>> = {
+  ec: [
+    ...OLD_PROTOCOLS,
+    ['CBC, SHA-1 MAC: ECDHE-ECDSA-AES128-SHA', tls12('ECDHE-ECDSA-AES128-SHA@SECLEVEL=0')],
+    ['CBC: ECDHE-ECDSA-AES128-SHA256', tls12('ECDHE-ECDSA-AES128-SHA256')],
+    ['CBC: ECDHE-ECDSA-AES256-SHA384', tls12('ECDHE-ECDSA-AES256-SHA384')],
+    ['SHA-1 signatures only', tls12('ECDHE-ECDSA-AES128-GCM-SHA256@SECLEVEL=0', { sigalgs: 'ECDSA+SHA1' })]
+  ],
+  rsa: [
+    ...OLD_PROTOCOLS,
+    ['static RSA, CBC, SHA-1 MAC: AES128-SHA', tls12('AES128-SHA@SECLEVEL=0')],
+    ['static RSA, CBC: AES256-SHA256', tls12('AES256-SHA256')],
+    ['static RSA, AEAD: AES128-GCM-SHA256', tls12('AES128-GCM-SHA256')],
+    ['static RSA, AEAD: AES256-GCM-SHA384', tls12('AES256-GCM-SHA384')],
+    ['CBC, SHA-1 MAC: ECDHE-RSA-AES128-SHA', tls12('ECDHE-RSA-AES128-SHA@SECLEVEL=0')],
+    ['CBC: ECDHE-RSA-AES256-SHA384', tls12('ECDHE-RSA-AES256-SHA384')],
+    ['SHA-1 signatures only', tls12('ECDHE-RSA-AES128-GCM-SHA256@SECLEVEL=0', { sigalgs: 'RSA+SHA1' })]
+  ]
+}
+const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256']
+const ALLOWED_TLS12: Record<'ec' | 'rsa', string[]> = {
+  ec: ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305'],
+  rsa: ['ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305']
+}
+// The server's alert, not a client-side refusal: the handshake reached the server and it said no.
+const SERVER_REFUSAL = { code: /^ERR_SSL_(SSL\/TLS_ALERT_HANDSHAKE_FAILURE|TLSV1_ALERT_PROTOCOL_VERSION)$/ }
+
+t.test('cipher suites: TLS 1.3, and TLS 1.2 only with ECDHE and AEAD, for EC and RSA keys', async t => {
+  // The RSA pair arrives by rotation, so the reloaded context is held to the same policy as the first.
+  const rsaCa = await createTestCa('rsa')
+  const rsaPair = await issueServerCertificate(rsaCa, { keyType: 'rsa' })
+  const rsaVolume = await SecretVolume.create(join(dir, 'tls-rsa'), first)
+  const rsaServer = await startServer({
+    service,
+    view,
+    logger: captureLog().logger,
+    config: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCertFile: rsaVolume.certFile, tlsKeyFile: rsaVolume.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0, certPollIntervalMs: 200 },
+    handleSignals: false
+  })
+  t.teardown(() => rsaServer.close())
+  await rsaVolume.rotate(rsaPair)
+  // Trusting only the RSA CA, the handshake succeeds once the RSA pair is the one served.
+  t.ok(await eventually(async () => (await handshake(rsaServer.port, rsaCa.cert, {}).catch(() => undefined)) !== undefined), 'the RSA pair is served')
+
+  const targets = { ec: { port: server.port, pem: first, trusted: ca.cert }, rsa: { port: rsaServer.port, pem: rsaPair, trusted: rsaCa.cert } }
+  for (const keyType of ['ec', 'rsa'] as const) {
+    const { port, pem, trusted } = targets[keyType]
+    const permissive = createTlsServer({ cert: pem.cert, key: pem.key, minVersion: 'TLSv1', ciphers: 'ALL@SECLEVEL=0' }, socket => { socket.end() })
+    await new Promise<void>(resolve => permissive.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => new Promise<void>(resolve => permissive.close(() => { resolve() })))
+    const permissivePort = (permissive.address() as AddressInfo).port
+
+    for (const [name, offer] of REFUSED[keyType]) {
+      await t.resolves(handshake(permissivePort, trusted, offer), `${keyType} ${name}: negotiable with a permissive server`)
+      await t.rejects(handshake(port, trusted, offer), SERVER_REFUSAL, `${keyType} ${name}: refused`)
+    }
+    for (const cipher of ALLOWED_TLS12[keyType]) {
+      t.match(await handshake(port, trusted, tls12(cipher)), { protocol: 'TLSv1.2', cipher }, `${keyType} ${cipher}: served`)
+    }
+    for (const cipher of TLS13_SUITES) {
+      t.match(await handshake(port, trusted, { minVersion: 'TLSv1.3', ciphers: cipher }), { protocol: 'TLSv1.3', cipher }, `${keyType} TLS 1.3 ${cipher}: served`)
+    }
+    // Go 1.24+ (the API server from Kubernetes 1.33) offers the post-quantum hybrid first.
+    t.match(await handshake(port, trusted, { minVersion: 'TLSv1.3', ecdhCurve: 'X25519MLKEM768' }), { protocol: 'TLSv1.3', group: 'X25519MLKEM768' },
+      `${keyType} TLS 1.3 with X25519MLKEM768: served`)
+  }
 })
 
 t.test('200 concurrent reviews are all answered, each with its own uid', async t => {
@@ -189,6 +272,61 @@ t.test('certificate rotation by ..data symlink swap: new connections get the new
   t.equal(after.localPort, before.localPort, 'the keep-alive connection was not dropped')
   t.equal(after.serial, first.serialNumber)
   t.match(await scrape(), /pullguard_tls_reloads_total\{result="success"\} 1/)
+})
+
+const EXPIRED_DATES = { notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2020-02-01T00:00:00Z') }
+
+t.test('a rotation to an expired certificate: refused, the served one kept, the failure counted and logged', async t => {
+  const expired = await issueServerCertificate(ca, EXPIRED_DATES)
+  await volume.rotate(expired)
+  t.ok(await eventually(async () => /pullguard_tls_reloads_total\{result="failure"\} 1\n/.test(await scrape())), 'counted as a failed reload')
+  t.equal((await request('/healthz')).serial, second.serialNumber, 'new connections still get the pair in use')
+  t.match(log.records('new serving certificate refused, keeping the current one'), [{
+    level: 'error',
+    reason: /^certificate has expired \(notBefore 2020-01-01T00:00:00\.000Z, notAfter 2020-02-01T00:00:00\.000Z, now /,
+    serialNumber: expired.serialNumber,
+    notBefore: '2020-01-01T00:00:00.000Z',
+    notAfter: '2020-02-01T00:00:00.000Z',
+    certFile: volume.certFile
+  }])
+  t.match(await scrape(), new RegExp(`pullguard_tls_certificate_expiry_timestamp_seconds ${new X509Certificate(second.cert).validToDate.getTime() / 1000}\n`),
+    'the expiry gauge still shows the served certificate')
+  // The files hold the served pair again (for the SIGTERM test's process below).
+  await volume.rotate(second)
+})
+
+t.test('a certificate outside its validity is a one-line startup error naming the files and the dates', async t => {
+  const expiredDir = join(dir, 'expired')
+  await mkdir(expiredDir)
+  const expired = await issueServerCertificate(ca, EXPIRED_DATES)
+  await writeFile(join(expiredDir, 'tls.crt'), expired.cert)
+  await writeFile(join(expiredDir, 'tls.key'), expired.key)
+  const start = (files: { certFile: string, keyFile: string }, now?: () => Date): Promise<ServerHandle> => startServer({
+    service,
+    view,
+    logger: captureLog().logger,
+    config: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCertFile: files.certFile, tlsKeyFile: files.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    handleSignals: false,
+    ...(now !== undefined && { now })
+  })
+  const expiredFiles = { certFile: join(expiredDir, 'tls.crt'), keyFile: join(expiredDir, 'tls.key') }
+  const error = await start(expiredFiles).then(() => undefined, (err: unknown) => err as Error)
+  t.type(error, KeyPairError)
+  t.equal(error?.message.replace(/now [^)]+\)$/, 'now …)'),
+    `TLS certificate ${expiredFiles.certFile} (key ${expiredFiles.keyFile}): certificate has expired ` +
+    '(notBefore 2020-01-01T00:00:00.000Z, notAfter 2020-02-01T00:00:00.000Z, now …)')
+  t.notOk(error?.message.includes('\n'), 'one line')
+
+  // The injected clock decides, both ways, for a certificate valid today.
+  const valid = { certFile: join(dir, 'first.crt'), keyFile: join(dir, 'first.key') }
+  await writeFile(valid.certFile, first.cert)
+  await writeFile(valid.keyFile, first.key)
+  const served = new X509Certificate(first.cert)
+  await t.rejects(start(valid, () => new Date(served.validToDate.getTime() + 1000)), { name: 'KeyPairError', message: /: certificate has expired \(/ })
+  await t.rejects(start(valid, () => new Date(served.validFromDate.getTime() - 1000)), { name: 'KeyPairError', message: /: certificate is not yet valid \(/ })
+  // A file that is not there is the same kind of error: the files, and why.
+  await t.rejects(start({ certFile: join(dir, 'missing.crt'), keyFile: valid.keyFile }),
+    { name: 'KeyPairError', message: new RegExp(`^TLS certificate ${join(dir, 'missing.crt')} \\(key .*\\): ENOENT`) })
 })
 
 t.test('metrics listener shows the reviews served', async t => {

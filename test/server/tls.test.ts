@@ -59,6 +59,33 @@ t.test('inspectKeyPair accepts a matching pair and refuses the rest', async t =>
   }
 })
 
+t.test('validity: refused before notBefore and after notAfter, both bounds inclusive, on the given clock', async t => {
+  const notBefore = new Date('2030-01-01T00:00:00Z')
+  const notAfter = new Date('2030-02-01T00:00:00Z')
+  const dated = await issueServerCertificate(ca, { notBefore, notAfter })
+  const at = (iso: string, ms = 0): Date => new Date(new Date(iso).getTime() + ms)
+  const cases: Array<[string, Date, RegExp | undefined]> = [
+    ['a millisecond before notBefore', at('2030-01-01T00:00:00Z', -1), /^certificate is not yet valid \(/],
+    ['at notBefore', notBefore, undefined],
+    ['in between', at('2030-01-15T12:00:00Z'), undefined],
+    ['at notAfter', notAfter, undefined],
+    ['a millisecond after notAfter', at('2030-02-01T00:00:00Z', 1), /^certificate has expired \(/]
+  ]
+  for (const [name, now, refusal] of cases) {
+    if (refusal === undefined) {
+      t.equal(inspectKeyPair(pairOf(dated), now).serialNumber, dated.serialNumber, `${name}: accepted`)
+      continue
+    }
+    const error = t.throws(() => inspectKeyPair(pairOf(dated), now), name) as KeyPairError
+    t.type(error, KeyPairError)
+    t.match(error.message, refusal, name)
+    t.ok(error.message.includes(`notBefore 2030-01-01T00:00:00.000Z, notAfter 2030-02-01T00:00:00.000Z, now ${now.toISOString()}`), `${name}: the dates`)
+    t.match(error.certificate, { serialNumber: dated.serialNumber, notBefore, notAfter })
+  }
+  // The default clock is the system's: a certificate from 2030 is not valid yet.
+  t.throws(() => inspectKeyPair(pairOf(dated)), /not yet valid/)
+})
+
 t.test('self-signed fallback: a serving certificate for localhost', async t => {
   const pair = await selfSignedKeyPair()
   const info = inspectKeyPair(pair)
@@ -170,6 +197,69 @@ t.test('a half-written rotation keeps the current pair, logs once, and recovers'
   await watcher.check()
   t.equal(seen.changes.length, 1, 'the completed rotation is applied')
   t.equal(seen.changes[0]?.serialNumber, second.serialNumber)
+})
+
+t.test('a rotation to a certificate outside its validity is refused with its dates; a not-yet-valid one is taken once due', async t => {
+  // The files are symlinks into a directory the watcher does not watch: only the checks below read
+  // them, never a directory event's check catching a write half done.
+  const watched = await tempDir(t)
+  const elsewhere = await tempDir(t)
+  const certFile = join(watched, 'tls.crt')
+  const keyFile = join(watched, 'tls.key')
+  const install = async (pem: Pem): Promise<void> => {
+    await writeFile(join(elsewhere, 'tls.key'), pem.key)
+    await writeFile(join(elsewhere, 'tls.crt'), pem.cert)
+  }
+  await install(first)
+  await symlink(join(elsewhere, 'tls.crt'), certFile)
+  await symlink(join(elsewhere, 'tls.key'), keyFile)
+  const start = new Date(Math.floor(Date.now() / 1000) * 1000)
+  let clock = start
+  const hour = 3_600_000
+  const [expired, early] = await Promise.all([
+    issueServerCertificate(ca, { notBefore: new Date(start.getTime() - 48 * hour), notAfter: new Date(start.getTime() - 24 * hour) }),
+    issueServerCertificate(ca, { notBefore: new Date(start.getTime() + hour), notAfter: new Date(start.getTime() + 48 * hour) })
+  ])
+  const log = captureLog()
+  const seen = recorder()
+  const watcher = watchKeyPair({ certFile, keyFile, current: pairOf(first), pollIntervalMs: 3_600_000, logger: log.logger, now: () => clock, ...seen })
+  t.teardown(() => watcher.close())
+
+  await install(expired)
+  await watcher.check()
+  t.equal(seen.changes.length, 0, 'expired: not applied')
+  t.equal(seen.rejections.length, 1)
+  t.match(seen.rejections[0]?.message, /^certificate has expired/)
+  const [refused] = log.records('new serving certificate refused, keeping the current one')
+  t.match(refused, {
+    level: 'error',
+    reason: /^certificate has expired \(notBefore /,
+    serialNumber: expired.serialNumber,
+    notBefore: new Date(start.getTime() - 48 * hour).toISOString(),
+    notAfter: new Date(start.getTime() - 24 * hour).toISOString(),
+    certFile,
+    keyFile
+  })
+  t.notOk('err' in (refused ?? {}), 'a described refusal, not a stack trace')
+
+  // Back to the pair in use, then the same bad files again: a new incident, reported again.
+  await install(first)
+  await watcher.check()
+  await install(expired)
+  await watcher.check()
+  t.equal(seen.rejections.length, 2, 'a repeated bad rotation is reported each time it happens')
+
+  await install(early)
+  await watcher.check()
+  await watcher.check()
+  t.equal(seen.rejections.length, 3, 'not yet valid: refused, once')
+  t.match(seen.rejections[2]?.message, /^certificate is not yet valid/)
+  t.equal(seen.changes.length, 0)
+
+  clock = new Date(start.getTime() + hour)
+  await watcher.check()
+  t.equal(seen.changes.length, 1, 'the same files are taken once the clock reaches notBefore')
+  t.equal(seen.changes[0]?.serialNumber, early.serialNumber)
 })
 
 t.test('unchanged content (a touch, a rewrite) reloads nothing; close stops watching', async t => {

@@ -1,5 +1,6 @@
 // Test PKI: a throwaway CA, server certificates it signs, and the on-disk layouts rotation happens in.
-// EC P-256 keys: generation takes milliseconds, RSA would take a large share of the test budget.
+// EC P-256 keys by default: generation takes milliseconds; an RSA key takes ~150 ms, so only for the
+// tests that need one.
 
 import { X509Certificate } from 'node:crypto'
 import { mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises'
@@ -15,9 +16,10 @@ export interface ServerCertificate extends Pem {
   serialNumber: string
 }
 
-export async function createTestCa (commonName = 'pullguard test CA'): Promise<Pem> {
+/** selfsigned signs with the CA's key as the leaf's key type: an RSA leaf needs an RSA CA. */
+export async function createTestCa (keyType: 'ec' | 'rsa' = 'ec', commonName = `pullguard test CA (${keyType})`): Promise<Pem> {
   const pems = await generate([{ name: 'commonName', value: commonName }], {
-    keyType: 'ec',
+    keyType,
     algorithm: 'sha256',
     extensions: [
       { name: 'basicConstraints', cA: true, critical: true },
@@ -27,12 +29,24 @@ export async function createTestCa (commonName = 'pullguard test CA'): Promise<P
   return { cert: pems.cert, key: pems.private }
 }
 
-/** A serving certificate for 127.0.0.1 and localhost signed by `ca`; each call has a new serial. */
-export async function issueServerCertificate (ca: Pem, commonName = 'pullguard.test'): Promise<ServerCertificate> {
+export interface ServerCertificateOptions {
+  /** EC P-256 by default; RSA (2048 bits) for the suites only an RSA key negotiates */
+  keyType?: 'ec' | 'rsa'
+  /** the validity window; from now for a year by default (both are whole seconds in X.509) */
+  notBefore?: Date
+  notAfter?: Date
+  commonName?: string
+}
+
+/** A serving certificate for 127.0.0.1 and localhost signed by `ca` (of the same key type); each call has a new serial. */
+export async function issueServerCertificate (ca: Pem, options: ServerCertificateOptions = {}): Promise<ServerCertificate> {
+  const { keyType = 'ec', commonName = 'pullguard.test' } = options
   const pems = await generate([{ name: 'commonName', value: commonName }], {
-    keyType: 'ec',
+    keyType,
     algorithm: 'sha256',
     ca,
+    ...(options.notBefore !== undefined && { notBeforeDate: options.notBefore }),
+    ...(options.notAfter !== undefined && { notAfterDate: options.notAfter }),
     extensions: [
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },

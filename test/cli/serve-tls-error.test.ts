@@ -1,0 +1,37 @@
+// The built CLI (npm test builds first) refusing a certificate file at start, as an operator sees it:
+// one line on stderr naming the file and the dates, exit 1, and no listener left behind.
+
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createTestCa, issueServerCertificate } from '../support/tls.js'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+
+t.test('serve with an expired certificate: one line on stderr, exit 1', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'pullguard-cli-tls-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const ca = await createTestCa()
+  const expired = await issueServerCertificate(ca, { notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2020-02-01T00:00:00Z') })
+  const certFile = join(dir, 'tls.crt')
+  const keyFile = join(dir, 'tls.key')
+  await writeFile(certFile, expired.cert)
+  await writeFile(keyFile, expired.key)
+
+  const child = spawn(process.execPath, [cli, 'serve', '--objects', 'examples/standalone/cluster.yaml', '--host', '127.0.0.1',
+    '--port', '0', '--metrics-port', '0', '--tls-cert', certFile, '--tls-key', keyFile], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+
+  t.equal(code, 1)
+  t.match(stderr, new RegExp(
+    `^pullguard: TLS certificate ${certFile} \\(key ${keyFile}\\): certificate has expired ` +
+    '\\(notBefore 2020-01-01T00:00:00\\.000Z, notAfter 2020-02-01T00:00:00\\.000Z, now \\d{4}-[^)]+\\)\\n$'))
+  t.equal(stderr.split('\n').length, 2, 'one line, no stack trace')
+})
