@@ -3,6 +3,7 @@
 
 import { availableParallelism, cpus, loadavg, platform, arch, totalmem } from 'node:os'
 import { IMAGE_NODE_FLAGS } from './children.ts'
+import type { ConvergenceResult } from './convergence.ts'
 import type { HttpResult } from './http.ts'
 import type { LiveResult, LiveRow } from './live.ts'
 import type { MaxResult, PacedResult } from './load-client.ts'
@@ -45,6 +46,7 @@ export interface Results {
   scale?: ScaleResult
   pods?: PodSizeRow[]
   live?: LiveResult
+  convergence?: ConvergenceResult
 }
 
 export const BAR_THROUGHPUT_RATIO = 0.8
@@ -54,7 +56,7 @@ export const BAR_RSS_MB = 150
 
 export function bars (results: Results): Bar[] {
   const list: Bar[] = []
-  const { http, scale, live } = results
+  const { http, scale, live, convergence } = results
   if (http !== undefined) {
     const t = http.throughput
     list.push({ name: 'throughput ratio (req/s, pullguard ÷ baseline)', bar: `≥ ${BAR_THROUGHPUT_RATIO}`, value: fixed(t.ratio, 2), pass: t.ratio >= BAR_THROUGHPUT_RATIO })
@@ -80,6 +82,11 @@ export function bars (results: Results): Bar[] {
     const mb = Math.max(liveLargest.rssIdleBytes, liveLargest.rssAfterReviewsBytes) / 2 ** 20
     list.push({ name: `RSS, ${liveLargest.namespaces.toLocaleString('en')} ns, live mode (idle / after reviews, the larger)`, bar: `≤ ${BAR_RSS_MB} MB`, value: `${Math.round(mb)} MB`, pass: mb <= BAR_RSS_MB })
   }
+  if (convergence !== undefined) {
+    // Not a time: times are the pacing's. One write per concerned namespace is the controller's contract.
+    const exact = convergence.rows.filter(r => r.writes === r.namespaces).length
+    list.push({ name: 'convergence: Secret writes per change = namespaces concerned', bar: 'every scenario', value: `${exact} of ${convergence.rows.length}`, pass: exact === convergence.rows.length })
+  }
   return list
 }
 
@@ -103,6 +110,7 @@ export function render (m: Machine, mode: string, results: Results, barList: rea
   if (results.pods !== undefined) out.push('', ...renderPods(results.pods, tag))
   if (results.profile !== undefined) out.push('', ...renderProfile(results.profile, tag))
   if (results.live !== undefined) out.push('', ...renderLive(results.live, tag))
+  if (results.convergence !== undefined) out.push('', ...renderConvergence(results.convergence, tag))
 
   if (barList.length > 0) {
     out.push('', `Bars ${tag}`)
@@ -266,6 +274,35 @@ function renderLive (live: LiveResult, tag: string): string[] {
   out.push('   reviews: one at a time over one keep-alive HTTPS connection, spread over the namespaces, each answer checked.')
   out.push('   the API double runs in the bench process (its cost is not the server\'s); ready ms includes Node start and')
   out.push('   the informers\' paged lists over plain HTTP on 127.0.0.1, so a real API server adds its own latency.')
+  return out
+}
+
+function renderConvergence (c: ConvergenceResult, tag: string): string[] {
+  const { workers, callsPerSecond, callBurst, settleDelayMs } = c.tuning
+  const out: string[] = [`7. Convergence: the built live view with serve's defaults against the API double ${tag}`]
+  out.push(`   production pacing: ${workers} workers, ${callsPerSecond} calls/s with a burst of ${callBurst}, ${thousands(settleDelayMs)} ms settle delay;` +
+    ` unpaced: ${thousands(c.unpacedCallsPerSecond)} calls/s and burst; ${c.tenants} tenants + a shared source`)
+  out.push(...table(
+    ['scenario', 'pacing', 'namespaces', 'ms', 'pacing floor', 'CPU ms', 'writes'],
+    c.rows.map(r => [
+      r.what, r.pacing, thousands(r.namespaces),
+      r.maxMs === undefined ? thousands(r.ms) : `p50 ${thousands(r.ms)} / max ${thousands(r.maxMs)}`,
+      r.pacingFloorMs === undefined ? '' : thousands(r.pacingFloorMs),
+      thousands(r.processCpuMs),
+      r.writes === r.namespaces ? thousands(r.writes) : `${thousands(r.writes)} (≠ ${thousands(r.namespaces)})`
+    ]),
+    'llrrrrr'
+  ))
+  for (const r of c.rows) {
+    if (r.trialsMs !== undefined) out.push(`   ${r.id} trials: ${r.trialsMs.map(ms => fixed(ms, 0)).join(', ')} ms`)
+  }
+  out.push('   ms: from the change (the view\'s start, for a fill) until every concerned Secret in the double holds exactly the')
+  out.push('   expected bytes, polled every millisecond; the review row is the ReviewService call itself. pacing floor: the least')
+  out.push('   the token bucket allows at one call per write (or the settle delay). CPU ms: the whole bench process (view, double,')
+  out.push('   polling) over the same span. View and double share this process on loopback: the times are the projector\'s')
+  out.push('   pacing plus this machine\'s CPU, not an apiserver\'s latency; well above the floor with little CPU means starved.')
+  out.push('   writes: successful Secret create/update/patch/delete from the change until the next scenario began (the')
+  out.push(`   last ones after a ${thousands(c.quietMs)} ms quiet spell); each should equal the namespaces concerned.`)
   return out
 }
 

@@ -3,13 +3,15 @@
 // writes bench/results/<timestamp>.json and bench/results/latest.json, and exits 0 whatever the bars
 // say (pass --check to exit 1 when one fails). See bench/README.md.
 //
-//   node bench/run.ts [--quick] [--only http,scale,pods,profile,live] [--candidate DIST_CLI ...] [--check]
+//   node bench/run.ts [--quick] [--only http,scale,pods,profile,live,convergence] [--live] [--convergence]
+//                     [--candidate DIST_CLI ...] [--check]
 
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { runConvergence, type ConvergenceConfig } from './convergence.ts'
 import { runHttp, type HttpConfig } from './http.ts'
 import { runLive, type LiveConfig } from './live.ts'
 import { runPodSize, type PodSizeConfig } from './pod-size.ts'
@@ -17,9 +19,9 @@ import { runProfiles, type ProfileConfig } from './profile.ts'
 import { bars, machine, render, type Results, type Source } from './report.ts'
 import { runScale, type ScaleConfig } from './scale.ts'
 
-const PHASES = ['http', 'scale', 'pods', 'profile', 'live'] as const
-// Not in the default run (it would take it past 3 minutes): only with --only live (or --live).
-const OPT_IN: readonly Phase[] = ['live']
+const PHASES = ['http', 'scale', 'pods', 'profile', 'live', 'convergence'] as const
+// Not in the default run (each would take it past 3 minutes): only with --only, or their own flag.
+const OPT_IN: readonly Phase[] = ['live', 'convergence']
 type Phase = typeof PHASES[number]
 
 interface ModeConfig {
@@ -29,6 +31,7 @@ interface ModeConfig {
   /** undefined: not profiled in this mode unless asked for with --only */
   profile: ProfileConfig | undefined
   live: LiveConfig
+  convergence: ConvergenceConfig
 }
 
 const SIZES = [
@@ -61,7 +64,9 @@ const MODES: Record<'default' | 'quick', ModeConfig> = {
     scale: { sizes: SIZES, rounds: 15, budgetMs: 40, reviewEveryNamespace: true },
     pods: { containers: CONTAINERS, rounds: 12, budgetMs: 25 },
     profile: PROFILE,
-    live: { sizes: LIVE_SIZES, reviews: 2000, settleSec: 5 }
+    live: { sizes: LIVE_SIZES, reviews: 2000, settleSec: 5 },
+    // the sizes of the convergence test these figures came from
+    convergence: { namespaces: 200, tenants: 20, labelTrials: 5, unpacedNamespaces: 1000 }
   },
   quick: {
     http: {
@@ -76,15 +81,18 @@ const MODES: Record<'default' | 'quick', ModeConfig> = {
     scale: { sizes: SIZES, rounds: 6, budgetMs: 15, reviewEveryNamespace: false },
     pods: { containers: CONTAINERS, rounds: 5, budgetMs: 10 },
     profile: undefined,
-    live: { sizes: LIVE_SIZES, reviews: 500, settleSec: 2 }
+    live: { sizes: LIVE_SIZES, reviews: 500, settleSec: 2 },
+    // still past the burst of 100, so the fill and the rotation show the refill rate
+    convergence: { namespaces: 150, tenants: 15, labelTrials: 3, unpacedNamespaces: 300 }
   }
 }
 
 const USAGE = `usage: node bench/run.ts [options]   (npm run bench -- [options] builds first)
   --quick              a short run (≈ 25 s): one round per server, shorter latency run, no profile
   --only LIST          phases to run, comma-separated: ${PHASES.join(', ')}
-                       (live is opt-in: not in the default run)
+                       (live and convergence are opt-in: not in the default run)
   --live               the default phases plus live
+  --convergence        the default phases plus convergence (production pacing, ≈ 25–60 s)
   --cli FILE           the build to serve and profile (default dist/cli/main.js; in-process phases
                        always use this checkout's dist/)
   --candidate FILE     also load another build's CLI (e.g. /tmp/copy/dist/cli/main.js) in the same
@@ -104,6 +112,7 @@ async function main (): Promise<number> {
       rounds: { type: 'string' },
       check: { type: 'boolean', default: false },
       live: { type: 'boolean', default: false },
+      convergence: { type: 'boolean', default: false },
       out: { type: 'string', default: new URL('results/', import.meta.url).pathname },
       help: { type: 'boolean', default: false }
     }
@@ -120,8 +129,9 @@ async function main (): Promise<number> {
   }
   const rounds = values.rounds === undefined ? undefined : Number(values.rounds)
   if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) throw new UsageError(`--rounds must be a positive integer, got ${values.rounds}`)
+  const optedIn: Partial<Record<Phase, boolean>> = { live: values.live, convergence: values.convergence }
   const runs = (phase: Phase): boolean => only === undefined
-    ? (phase !== 'profile' || mode.profile !== undefined) && (!OPT_IN.includes(phase) || (phase === 'live' && values.live))
+    ? (phase !== 'profile' || mode.profile !== undefined) && (!OPT_IN.includes(phase) || optedIn[phase] === true)
     : only.includes(phase)
 
   const started = new Date()
@@ -161,6 +171,10 @@ async function main (): Promise<number> {
     if (runs('live')) {
       log('live mode: pullguard serve --kubeconfig against the API double, seeded at 2 sizes')
       results.live = await runLive({ ...mode.live, ...values.cli !== undefined && { cli: values.cli } }, workDir, log)
+    }
+    if (runs('convergence')) {
+      log('convergence: the built live view with production pacing against the API double')
+      results.convergence = await runConvergence(mode.convergence, log)
     }
   } finally {
     rmSync(workDir, { recursive: true, force: true })
