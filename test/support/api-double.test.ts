@@ -4,7 +4,7 @@
 
 import t, { type Test } from 'tap'
 import * as k8s from '@kubernetes/client-node'
-import { ApiDouble, waitFor, type ApiDoubleOptions } from './api-double.js'
+import { ApiDouble, DEFAULT_USER, waitFor, type ApiDoubleOptions, type RequestMatch } from './api-double.js'
 
 async function startDouble (t: Test, options?: ApiDoubleOptions) {
   const api = new ApiDouble(options)
@@ -798,4 +798,105 @@ t.test('discovery lists the groups, as KubernetesObjectApi needs it', async (t) 
   const read = await objects.read<k8s.V1Lease>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEADER, namespace: 'team-b' } })
   t.equal(read.spec?.holderIdentity, 'x')
   t.ok(api.requests.some((r) => r.path === '/apis/coordination.k8s.io/v1' && r.status === 200))
+})
+
+// -- identities ---------------------------------------------------------------------------------
+
+const SYSTEM = 'pullguard-system'
+
+t.test('each kubeconfig user is an identity the request log records', async (t) => {
+  const { api, started, core } = await startDouble(t, { token: 'sekret' })
+  seed(api)
+  const replicaA = started.kubeConfig({ user: 'replica-a' })
+  t.equal(replicaA.getCurrentUser()?.name, 'replica-a')
+  t.not(replicaA.getCurrentUser()?.token, 'sekret', 'a token of its own')
+  await replicaA.makeApiClient(k8s.CoreV1Api).listNamespace()
+  await started.kubeConfig({ user: 'system:serviceaccount:pullguard-system:pullguard' }).makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: 'team-a' })
+  await core.listNamespace()
+  const file = await started.writeKubeconfig({ user: 'cli' })
+  const fromFile = new k8s.KubeConfig()
+  fromFile.loadFromFile(file)
+  await fromFile.makeApiClient(k8s.CoreV1Api).listNamespace()
+  t.same(api.requests.map((r) => `${r.user} ${r.verb} ${r.resource}`), [
+    'replica-a list namespaces',
+    'system:serviceaccount:pullguard-system:pullguard list leases',
+    `${DEFAULT_USER} list namespaces`,
+    'cli list namespaces'
+  ])
+
+  const withToken = (token: string) => {
+    const kc = new k8s.KubeConfig()
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: started.url, skipTLSVerify: true }],
+      users: [{ name: 'u', token }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x'
+    })
+    return kc.makeApiClient(k8s.CoreV1Api).listNamespace()
+  }
+  const base64url = (text: string) => Buffer.from(text).toString('base64url')
+  t.equal((await withToken(`sekret.${base64url('never-issued')}`)).items.length, 3, 'any token of the issued form is accepted')
+  t.equal(api.requests.at(-1)?.user, 'never-issued')
+  const refused = ['wrong', 'sekretX', 'sekret.', `sekret.${base64url('replica-a')}=`, `sekret.${base64url('replica-a')}!`, `other.${base64url('replica-a')}`]
+  for (const token of refused) {
+    await t.rejects(withToken(token), { code: 401 }, token)
+    t.equal(api.requests.at(-1)?.user, undefined, `${token}: no user`)
+  }
+  const asBefore = new k8s.KubeConfig()
+  asBefore.loadFromFile(await started.writeKubeconfig(t.testdir()))
+  await asBefore.makeApiClient(k8s.CoreV1Api).listNamespace()
+  t.equal(api.requests.at(-1)?.user, DEFAULT_USER, 'a dir alone, no user: the default token, as before')
+})
+
+t.test('faults and open watches picked by user: one replica of two degraded', async (t) => {
+  // drop: the connection dies, an error at once; end: the informer reconnects and its watch is refused
+  const modes = [
+    { how: 'dropWatches', firstError: { name: 'TypeError', message: 'terminated' } },
+    { how: 'endWatches', firstError: { statusCode: 500 } }
+  ] as const
+  for (const { how, firstError } of modes) {
+    await t.test(how, async (t) => {
+      const { api, started } = await startDouble(t)
+      seed(api)
+      api.create({ kind: 'Namespace', metadata: { name: SYSTEM } })
+      api.create({ kind: 'Secret', metadata: { name: 'registry-a', namespace: SYSTEM } })
+      const replica = (user: string) => {
+        const kc = started.kubeConfig({ user })
+        const core = kc.makeApiClient(k8s.CoreV1Api)
+        const informer = k8s.makeInformer(kc, `/api/v1/namespaces/${SYSTEM}/secrets`, () => core.listNamespacedSecret({ namespace: SYSTEM }))
+        t.teardown(() => informer.stop())
+        return { core, informer, ...recordInformer(informer) }
+      }
+      const a = replica('replica-a')
+      const b = replica('replica-b')
+      await a.informer.start()
+      await b.informer.start()
+      await api.waitForWatchers(2)
+
+      const credentials: RequestMatch = { user: 'replica-a', resource: 'secrets', namespace: SYSTEM }
+      const restore = api.injectFault(credentials, { status: 500 })
+      api[how](credentials)
+      await waitFor(() => a.errors.length === 1, "replica-a's error")
+      t.match(a.errors[0], firstError)
+      t.equal(api.watcherCount(), 1, "replica-b's watch stays open")
+
+      api.create({ kind: 'Secret', metadata: { name: 'registry-b', namespace: SYSTEM } })
+      await waitFor(() => b.informer.get('registry-b', SYSTEM) !== undefined, 'replica-b sees the change')
+      t.equal(a.informer.get('registry-b', SYSTEM), undefined)
+      t.same(b.errors, [])
+
+      await a.informer.start()
+      await waitFor(() => a.errors.length === 2, 'the second error')
+      t.match(a.errors[1], { statusCode: 500 }, "replica-a's restart resumes with a watch, refused")
+      t.same(await failureOf(a.core.listNamespacedSecret({ namespace: SYSTEM })), { code: 500, reason: 'InternalError' }, 'and so is its list')
+      t.equal((await a.core.listNamespacedSecret({ namespace: 'team-a' })).items.length, 1, 'other namespaces still answer replica-a')
+      t.equal((await b.core.listNamespacedSecret({ namespace: SYSTEM })).items.length, 2)
+      const refused = api.requests.filter((r) => r.status === 500).map((r) => `${r.user} ${r.verb}`)
+      t.same(refused, [...(how === 'endWatches' ? ['replica-a watch'] : []), 'replica-a watch', 'replica-a list'])
+
+      restore()
+      await a.informer.start()
+      await waitFor(() => a.informer.get('registry-b', SYSTEM) !== undefined, 'replica-a converges once the fault is gone')
+    })
+  }
 })

@@ -1,7 +1,10 @@
 // A Kubernetes API server double for tests: real HTTP on 127.0.0.1 that the real
 // @kubernetes/client-node (CoreV1Api, CoordinationV1Api, EventsV1Api, KubernetesObjectApi, Watch,
 // ListWatch/makeInformer) talks to. One table of resource kinds (group, version, plural), one store with
-// a global resourceVersion and an event history, one watch hub.
+// a global resourceVersion and an event history, one watch hub. Each kubeconfig it hands out can name a
+// user; the request log and fault matches know who asked, so a test can degrade one replica of several
+// that share one double (injectFault({ user, … }) refuses new requests, dropWatches/endWatches({ user, … })
+// ends the watches already open).
 //
 // How client-node 2.0.1 surfaces what this server answers:
 // - Typed calls reject with `ApiException` (exported by the client): `.code` is the HTTP status and
@@ -26,7 +29,8 @@
 // events.k8s.io/v1 events (namespaced), under /api/v1 and /apis/{group}/{version}: list, watch, get,
 // create, update (PUT), patch (merge, strategic-as-merge, json-patch), delete; label and field selectors
 // on list and watch; limit/continue; bookmarks; watch timeouts; history window with 410; legacy discovery
-// (/api, /api/v1, /apis, /apis/{group}[/{version}]) built from the table; a few real validations that matter to pullguard (names, base64 Secret data,
+// (/api, /api/v1, /apis, /apis/{group}[/{version}]) built from the table; one bearer token per user
+// (unknown tokens get 401); a few real validations that matter to pullguard (names, base64 Secret data,
 // immutable Secret type, dockerconfigjson shape, Lease duration and transitions, MicroTime decoding —
 // six digits, served back in UTC —, events.k8s.io/v1 create and update rules: reporting fields required,
 // series of two or more, all but the series immutable). Namespace deletion is immediate and cascades (no
@@ -34,7 +38,7 @@
 // Not supported: other resources or API groups, subresources (/status), the legacy /api/v1/watch/
 // paths, server-side apply, dryRun (400), deletecollection (405), sendInitialEvents, resourceVersionMatch,
 // consistent snapshots across `continue` pages (pages read current data), managedFields, generation,
-// aggregated discovery, core/v1 Event validation,
+// aggregated discovery, authorization (every known user may do everything), core/v1 Event validation,
 // Lease strategy/preferredHolder, event TTL, Time truncation to seconds (served as sent). The two Event
 // APIs share one storage in the real apiserver, which converts between the shapes; here they are two
 // table entries, so an event written through one API is not seen through the other.
@@ -697,6 +701,8 @@ interface WatchEvent {
 }
 
 interface WatchRequest {
+  /** the request that opened it, so faults' matches can pick open watches too */
+  record: RequestRecord
   resource: ResourceKind
   namespace?: string
   matches: Matcher
@@ -707,6 +713,7 @@ interface WatchRequest {
 }
 
 interface Watcher {
+  record: RequestRecord
   resource: ResourceKind
   /** changes up to this resourceVersion are not for this watcher (it started later) */
   since: number
@@ -769,6 +776,7 @@ class WatchHub {
     }
     const timers: NodeJS.Timeout[] = []
     const watcher: Watcher = {
+      record: request.record,
       resource,
       since: from ?? 0,
       matches,
@@ -806,9 +814,10 @@ class WatchHub {
     return [...this.watchers].filter((w) => resource === undefined || w.resource === resource).length
   }
 
-  /** end every stream: cleanly (terminating chunk) or abruptly (socket destroyed mid-stream) */
-  closeAll (how: 'end' | 'destroy'): void {
+  /** end every stream (or those opened by requests the match picks): cleanly (terminating chunk) or abruptly (socket destroyed mid-stream) */
+  closeAll (how: 'end' | 'destroy', match: RequestMatch = () => true): void {
     for (const watcher of this.watchers) {
+      if (!matchesRequest(match, watcher.record)) continue
       watcher.dispose()
       if (how === 'end') watcher.res.end()
       else watcher.res.socket?.destroy()
@@ -826,6 +835,8 @@ export interface RequestRecord {
   path: string
   query: Record<string, string>
   verb: Verb
+  /** who sent it, by the bearer token (see StartedApiDouble.kubeConfig); undefined when the token is unknown */
+  user?: string
   /** API group: '' for core, 'coordination.k8s.io'…; undefined (like resource) for discovery and unknown paths */
   group?: string
   /** plural, e.g. 'secrets'; undefined for discovery and unknown paths */
@@ -847,7 +858,7 @@ export interface RequestStats {
 
 export type RequestMatch =
   | ((request: RequestRecord) => boolean)
-  | Partial<Pick<RequestRecord, 'method' | 'verb' | 'group' | 'resource' | 'namespace' | 'name'>>
+  | Partial<Pick<RequestRecord, 'method' | 'verb' | 'user' | 'group' | 'resource' | 'namespace' | 'name'>>
 
 /** An HTTP error answer: the body defaults to a Status with the usual reason for the code. */
 export interface FaultResponse {
@@ -861,7 +872,7 @@ export interface FaultResponse {
 export type Fault = FaultResponse | 'hang' | 'reset'
 
 export interface ApiDoubleOptions {
-  /** bearer token every request must carry (401 otherwise); default 'api-double-token' */
+  /** the default user's bearer token, and the stem of every other user's (401 otherwise); default 'api-double-token' */
   token?: string
   /** period of BOOKMARK events for watches with allowWatchBookmarks; default 1000 (the apiserver: ~1 min) */
   bookmarkIntervalMs?: number
@@ -871,13 +882,39 @@ export interface ApiDoubleOptions {
   watchTimeoutSeconds?: number
 }
 
+export interface KubeconfigOptions {
+  /** whom its token identifies (RequestRecord.user, RequestMatch.user); default DEFAULT_USER */
+  user?: string
+}
+
 export interface StartedApiDouble {
   url: string
   port: number
   /** a real KubeConfig pointing at this server (http, so skipTLSVerify is required by the client) */
-  kubeConfig (): KubeConfig
-  /** write a kubeconfig YAML file (to a fresh temp dir unless given; removed by close()); resolves to its path */
-  writeKubeconfig (dir?: string): Promise<string>
+  kubeConfig (options?: KubeconfigOptions): KubeConfig
+  /**
+   * write a kubeconfig YAML file (to a fresh temp dir unless dir is given; removed by close());
+   * resolves to its path. A string is the dir, as before users existed.
+   */
+  writeKubeconfig (options?: string | (KubeconfigOptions & { dir?: string })): Promise<string>
+}
+
+/** who the token of a kubeconfig made without a user is: the single identity of before */
+export const DEFAULT_USER = 'api-double'
+
+// Another user's token is the server's token, a dot and the name in base64url (any name fits a header),
+// so the double keeps no list of users: it accepts every token of that form and nothing else.
+function tokenFor (serverToken: string, user: string): string {
+  return user === DEFAULT_USER ? serverToken : `${serverToken}.${Buffer.from(user).toString('base64url')}`
+}
+
+function userOf (serverToken: string, authorization: string | undefined): string | undefined {
+  const bearer = authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : undefined
+  if (bearer === serverToken) return DEFAULT_USER
+  if (!bearer?.startsWith(`${serverToken}.`)) return undefined
+  const user = Buffer.from(bearer.slice(serverToken.length + 1), 'base64url').toString('utf8')
+  // only the exact form it issues: canonical base64url of a non-empty name
+  return user !== '' && tokenFor(serverToken, user) === bearer ? user : undefined
 }
 
 const WRITES = new Set<Verb>(['create', 'update', 'patch', 'delete'])
@@ -919,17 +956,19 @@ export class ApiDouble {
     return {
       url,
       port: this.port,
-      kubeConfig: () => {
+      kubeConfig: ({ user = DEFAULT_USER } = {}) => {
         const kc = new KubeConfig()
         kc.loadFromOptions({
           clusters: [{ name: 'api-double', server: url, skipTLSVerify: true }],
-          users: [{ name: 'api-double', token: this.token }],
-          contexts: [{ name: 'api-double', cluster: 'api-double', user: 'api-double', namespace: 'default' }],
+          users: [{ name: user, token: tokenFor(this.token, user) }],
+          contexts: [{ name: 'api-double', cluster: 'api-double', user, namespace: 'default' }],
           currentContext: 'api-double'
         })
         return kc
       },
-      writeKubeconfig: async (dir) => {
+      writeKubeconfig: async (options = {}) => {
+        const { user = DEFAULT_USER, ...rest } = typeof options === 'string' ? { dir: options } : options
+        let dir = rest.dir
         if (dir === undefined) {
           dir = await mkdtemp(join(tmpdir(), 'api-double-'))
           this.tempDirs.push(dir)
@@ -939,8 +978,8 @@ export class ApiDouble {
           apiVersion: 'v1',
           kind: 'Config',
           clusters: [{ name: 'api-double', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-          users: [{ name: 'api-double', user: { token: this.token } }],
-          contexts: [{ name: 'api-double', context: { cluster: 'api-double', user: 'api-double', namespace: 'default' } }],
+          users: [{ name: user, user: { token: tokenFor(this.token, user) } }],
+          contexts: [{ name: 'api-double', context: { cluster: 'api-double', user, namespace: 'default' } }],
           'current-context': 'api-double'
         }))
         return file
@@ -1024,14 +1063,17 @@ export class ApiDouble {
     return waitFor(() => this.watcherCount(kind) >= count, `${count} watch(es) on ${kind ?? 'any resource'}`, timeoutMs)
   }
 
-  /** cut every open watch: the socket is destroyed mid-stream, as when a connection dies */
-  dropWatches (): void {
-    this.hub.closeAll('destroy')
+  /**
+   * cut every open watch (or those whose opening request the match picks, e.g. the one a fault with
+   * the same match now refuses): the socket is destroyed mid-stream, as when a connection dies
+   */
+  dropWatches (match?: RequestMatch): void {
+    this.hub.closeAll('destroy', match)
   }
 
-  /** end every open watch cleanly, as the apiserver does when a watch reaches its timeout */
-  endWatches (): void {
-    this.hub.closeAll('end')
+  /** end every open watch (or those the match picks) cleanly, as the apiserver does when a watch reaches its timeout */
+  endWatches (match?: RequestMatch): void {
+    this.hub.closeAll('end', match)
   }
 
   /** forget the history: watches from any resourceVersion before now get 410 Expired */
@@ -1113,11 +1155,13 @@ export class ApiDouble {
     const url = new URL(req.url ?? '/', 'http://api-double')
     const route = parseRoute(url.pathname)
     const method = req.method ?? 'GET'
+    const user = userOf(this.token, req.headers.authorization)
     const record: RequestRecord = {
       method,
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       verb: verbOf(method, route, url.searchParams),
+      ...(user !== undefined ? { user } : {}),
       ...(route ? { group: route.resource.group, resource: route.resource.plural, namespace: route.namespace, name: route.name } : {})
     }
     this.log.push(record)
@@ -1158,7 +1202,7 @@ export class ApiDouble {
   }
 
   private async serve (req: IncomingMessage, res: ServerResponse, record: RequestRecord, url: URL, route: Route | undefined): Promise<void> {
-    if (req.headers.authorization !== `Bearer ${this.token}`) throw failure(401, 'Unauthorized')
+    if (record.user === undefined) throw failure(401, 'Unauthorized')
     const query = url.searchParams
     if (query.has('dryRun')) throw failure(400, 'api-double does not support dryRun')
     if (route === undefined) return this.discovery(res, record, url.pathname)
@@ -1241,6 +1285,7 @@ export class ApiDouble {
 
   private openWatch (res: ServerResponse, record: RequestRecord, route: Route, query: URLSearchParams): void {
     const request: WatchRequest = {
+      record,
       resource: route.resource,
       ...(route.namespace !== undefined ? { namespace: route.namespace } : {}),
       matches: this.matcherFor(route, query),
