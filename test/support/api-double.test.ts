@@ -4,7 +4,7 @@
 
 import t, { type Test } from 'tap'
 import * as k8s from '@kubernetes/client-node'
-import { ApiDouble, waitFor, type ApiDoubleOptions } from './api-double.js'
+import { ApiDouble, DEFAULT_USER, waitFor, type ApiDoubleOptions, type RequestMatch } from './api-double.js'
 
 async function startDouble (t: Test, options?: ApiDoubleOptions) {
   const api = new ApiDouble(options)
@@ -32,6 +32,17 @@ async function failureOf (call: Promise<unknown>): Promise<{ code: number, reaso
     if (!(err instanceof k8s.ApiException)) throw err
     const body = typeof err.body === 'string' ? JSON.parse(err.body) as { reason?: string } : {}
     return { code: err.code, reason: body.reason }
+  }
+  throw new Error('expected the call to fail')
+}
+
+/** a rejected client call's code and whole Status body, for the message and details */
+async function rejectionOf (call: Promise<unknown>): Promise<{ code: number, status: { reason?: string, message?: string, details?: unknown } }> {
+  try {
+    await call
+  } catch (err) {
+    if (!(err instanceof k8s.ApiException)) throw err
+    return { code: err.code, status: typeof err.body === 'string' ? JSON.parse(err.body) as { reason?: string } : {} }
   }
   throw new Error('expected the call to fail')
 }
@@ -537,4 +548,355 @@ t.test('a kubeconfig file for CLI tests', async (t) => {
   kc.loadFromFile(file)
   t.equal(kc.getCurrentCluster()?.server, started.url)
   t.equal((await kc.makeApiClient(k8s.CoreV1Api).listNamespace()).items.length, 3)
+})
+
+// -- API groups ---------------------------------------------------------------------------------
+
+const LEADER = 'pullguard-leader'
+
+t.test('coordination.k8s.io/v1 leases through CoordinationV1Api: the read-modify-write of leader election', async (t) => {
+  const { api, kc } = await startDouble(t)
+  seed(api)
+  const leases = kc.makeApiClient(k8s.CoordinationV1Api)
+  const acquired = new k8s.V1MicroTime('2026-01-02T03:04:05.678Z')
+  const created = await leases.createNamespacedLease({
+    namespace: 'team-a',
+    body: { metadata: { name: LEADER }, spec: { holderIdentity: 'replica-a', leaseDurationSeconds: 15, acquireTime: acquired, renewTime: acquired, leaseTransitions: 0 } }
+  })
+  t.equal(created.kind, 'Lease')
+  t.equal(created.apiVersion, 'coordination.k8s.io/v1')
+  t.same({ ...created.spec }, {
+    holderIdentity: 'replica-a', leaseDurationSeconds: 15, acquireTime: '2026-01-02T03:04:05.678000Z', renewTime: '2026-01-02T03:04:05.678000Z', leaseTransitions: 0
+  }, 'spec fields pass through; MicroTimes come back with six digits')
+  t.match(api.requests.at(-1), { path: `/apis/coordination.k8s.io/v1/namespaces/team-a/leases`, verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: 'team-a', status: 201 })
+
+  const list = await leases.listNamespacedLease({ namespace: 'team-a' })
+  t.equal(list.kind, 'LeaseList')
+  t.equal(list.apiVersion, 'coordination.k8s.io/v1')
+  t.same(names(list.items), [`team-a/${LEADER}`])
+  t.same(names((await leases.listLeaseForAllNamespaces()).items), [`team-a/${LEADER}`])
+
+  // renew as client-go's leader election does: read, change holder and renewTime, replace
+  const read = await leases.readNamespacedLease({ name: LEADER, namespace: 'team-a' })
+  t.equal(typeof read.spec?.acquireTime, 'string', 'the typed client leaves a MicroTime a string, despite its V1MicroTime type')
+  t.ok(read.metadata?.creationTimestamp instanceof Date, 'while a Time becomes a Date')
+  read.spec!.holderIdentity = 'replica-b'
+  read.spec!.renewTime = new k8s.V1MicroTime('2026-01-02T03:04:20.001Z')
+  read.spec!.leaseTransitions = 1
+  const renewed = await leases.replaceNamespacedLease({ name: LEADER, namespace: 'team-a', body: read })
+  t.same({ ...renewed.spec }, {
+    holderIdentity: 'replica-b', leaseDurationSeconds: 15, acquireTime: '2026-01-02T03:04:05.678000Z', renewTime: '2026-01-02T03:04:20.001000Z', leaseTransitions: 1
+  }, 'the acquireTime read back as a string survives the write unchanged')
+  t.equal(api.get<k8s.V1Lease>('Lease', 'team-a', LEADER)?.spec?.holderIdentity, 'replica-b')
+
+  const stale = await rejectionOf(leases.replaceNamespacedLease({ name: LEADER, namespace: 'team-a', body: read }))
+  t.same(stale, {
+    code: 409,
+    status: {
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Conflict', code: 409,
+      message: `Operation cannot be fulfilled on leases.coordination.k8s.io "${LEADER}": the object has been modified; please apply your changes to the latest version and try again`,
+      details: { name: LEADER, group: 'coordination.k8s.io', kind: 'leases' }
+    }
+  }, 'a stale resourceVersion: the other replica renewed first')
+  t.match(await rejectionOf(leases.createNamespacedLease({ namespace: 'team-a', body: { metadata: { name: LEADER } } })),
+    { code: 409, status: { reason: 'AlreadyExists', message: `leases.coordination.k8s.io "${LEADER}" already exists` } })
+  t.match(await rejectionOf(leases.readNamespacedLease({ name: 'absent', namespace: 'team-a' })),
+    { code: 404, status: { reason: 'NotFound', message: 'leases.coordination.k8s.io "absent" not found', details: { group: 'coordination.k8s.io', kind: 'leases' } } })
+  t.match(await rejectionOf(leases.createNamespacedLease({ namespace: 'nowhere', body: { metadata: { name: LEADER } } })), { code: 404 })
+  t.match(await rejectionOf(leases.createNamespacedLease({ namespace: 'team-a', body: { metadata: { name: 'bad' }, spec: { leaseDurationSeconds: 0 } } })),
+    { code: 422, status: { reason: 'Invalid', message: 'Lease.coordination.k8s.io "bad" is invalid: spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0' } })
+
+  const patched = await leases.patchNamespacedLease(
+    { name: LEADER, namespace: 'team-a', body: { spec: { holderIdentity: null } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
+  )
+  t.equal(patched.spec?.holderIdentity, undefined, 'a release clears the holder')
+  const deleted = await leases.deleteNamespacedLease({ name: LEADER, namespace: 'team-a' })
+  t.match(deleted, { status: 'Success', details: { name: LEADER, group: 'coordination.k8s.io', kind: 'leases' } })
+  t.equal(api.get('Lease', 'team-a', LEADER), undefined)
+  t.same(await failureOf(leases.deleteNamespacedLease({ name: LEADER, namespace: 'team-a' })), { code: 404, reason: 'NotFound' })
+})
+
+t.test('MicroTime: exactly six fractional digits or a 400, served back in UTC', async (t) => {
+  const { api, kc } = await startDouble(t)
+  seed(api)
+  const leases = kc.makeApiClient(k8s.CoordinationV1Api)
+  const cases: Array<{ name: string, renewTime: unknown, stored?: string, message?: string }> = [
+    { name: 'a V1MicroTime pads its milliseconds', renewTime: new k8s.V1MicroTime('2026-01-02T03:04:05.678Z'), stored: '2026-01-02T03:04:05.678000Z' },
+    { name: 'six digits with an offset', renewTime: '2026-01-02T05:04:05.123456+02:00', stored: '2026-01-02T03:04:05.123456Z' },
+    { name: 'null is the field left out', renewTime: null },
+    {
+      name: 'a plain Date: the typed client sends toISOString()',
+      renewTime: new Date('2026-01-02T03:04:05.678Z'),
+      message: 'Lease in version "v1" cannot be handled as a Lease: parsing time "2026-01-02T03:04:05.678Z" as "2006-01-02T15:04:05.000000Z07:00": cannot parse ".678Z" as ".000000"'
+    },
+    { name: 'whole seconds', renewTime: '2026-01-02T03:04:05Z', message: 'cannot parse "Z" as ".000000"' },
+    { name: 'nanoseconds', renewTime: '2026-01-02T03:04:05.123456789Z', message: 'cannot parse "789Z" as "Z07:00"' },
+    { name: 'a date alone', renewTime: '2026-01-02', message: 'cannot parse "2026-01-02" as "2006-01-02T15:04:05.000000Z07:00"' },
+    { name: 'a number', renewTime: 1767323045, message: 'json: cannot unmarshal number into Go value of type string' }
+  ]
+  for (const [i, { name, renewTime, stored, message }] of cases.entries()) {
+    const call = leases.createNamespacedLease({ namespace: 'team-a', body: { metadata: { name: `lease-${i}` }, spec: { renewTime: renewTime as k8s.V1MicroTime } } })
+    if (message === undefined) {
+      t.equal((await call).spec?.renewTime, stored, name)
+    } else {
+      const { code, status } = await rejectionOf(call)
+      t.equal(code, 400, name)
+      t.ok(status.message?.includes(message), `${name}: ${status.message}`)
+    }
+  }
+  t.throws(() => api.create({ kind: 'Lease', metadata: { name: 'helper', namespace: 'team-a' }, spec: { renewTime: '2026-01-02T03:04:05Z' } }), { code: 400 },
+    'the in-process helpers decode the same way')
+})
+
+t.test('events.k8s.io/v1 events through EventsV1Api: a series that moves on, the rest immutable', async (t) => {
+  const { api, kc, core } = await startDouble(t)
+  seed(api)
+  const events = kc.makeApiClient(k8s.EventsV1Api)
+  const observed = new k8s.V1MicroTime('2026-01-02T03:04:05.678Z')
+  const body: k8s.EventsV1Event = {
+    metadata: { name: 'pull.conflict' },
+    eventTime: observed,
+    reportingController: 'pullguard.io/projector',
+    reportingInstance: 'pullguard-7d9f-abcde',
+    action: 'Reconcile',
+    reason: 'ManagedSecretConflict',
+    note: 'a Secret with the managed name exists',
+    type: 'Warning',
+    regarding: { apiVersion: 'v1', kind: 'Secret', name: 'pull', namespace: 'team-a' },
+    series: { count: 2, lastObservedTime: observed }
+  }
+  const created = await events.createNamespacedEvent({ namespace: 'team-a', body })
+  t.equal(created.kind, 'Event')
+  t.equal(created.apiVersion, 'events.k8s.io/v1')
+  t.equal(created.eventTime as unknown, '2026-01-02T03:04:05.678000Z')
+  t.same({ ...created.series }, { count: 2, lastObservedTime: '2026-01-02T03:04:05.678000Z' })
+  t.same(api.list('Event'), [], 'core/v1 events are another table here (one storage in the real apiserver)')
+  t.same(api.list('events.events.k8s.io').map((e) => e.metadata.name), ['pull.conflict'])
+  t.same((await core.listNamespacedEvent({ namespace: 'team-a' })).items, [])
+
+  const read = await events.readNamespacedEvent({ name: 'pull.conflict', namespace: 'team-a' })
+  read.series = { count: 3, lastObservedTime: new k8s.V1MicroTime('2026-01-02T03:05:00Z') }
+  const replaced = await events.replaceNamespacedEvent({ name: 'pull.conflict', namespace: 'team-a', body: read })
+  t.same({ ...replaced.series }, { count: 3, lastObservedTime: '2026-01-02T03:05:00.000000Z' })
+  t.equal(replaced.eventTime as unknown, '2026-01-02T03:04:05.678000Z', 'the eventTime read back survives the replace')
+  const patched = await events.patchNamespacedEvent(
+    { name: 'pull.conflict', namespace: 'team-a', body: { series: { count: 4, lastObservedTime: new k8s.V1MicroTime('2026-01-02T03:06:00Z') } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
+  )
+  t.equal(patched.series?.count, 4)
+  t.same(await failureOf(events.replaceNamespacedEvent({ name: 'pull.conflict', namespace: 'team-a', body: read })), { code: 409, reason: 'Conflict' })
+
+  const immutable = await rejectionOf(events.patchNamespacedEvent(
+    { name: 'pull.conflict', namespace: 'team-a', body: { note: 'changed', reason: 'Other' } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
+  ))
+  t.match(immutable, {
+    code: 422,
+    status: {
+      reason: 'Invalid',
+      message: 'Event.events.k8s.io "pull.conflict" is invalid: [reason: Invalid value: "Other": field is immutable, message: Invalid value: "changed": field is immutable]',
+      details: { name: 'pull.conflict', group: 'events.k8s.io', kind: 'Event' }
+    }
+  }, 'field paths name the core fields (message for note), as the apiserver does')
+  t.same(await failureOf(events.patchNamespacedEvent(
+    { name: 'pull.conflict', namespace: 'team-a', body: { series: { count: 1 } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
+  )), { code: 422, reason: 'Invalid' }, 'a changed series is validated again')
+
+  const selected = await events.listNamespacedEvent({ namespace: 'team-a', fieldSelector: 'regarding.name=pull,reportingController=pullguard.io/projector' })
+  t.equal(selected.kind, 'EventList')
+  t.same(names(selected.items), ['team-a/pull.conflict'])
+  t.same(await failureOf(events.listNamespacedEvent({ namespace: 'team-a', fieldSelector: 'involvedObject.name=pull' })), { code: 400, reason: 'BadRequest' },
+    'the core field names are not selectors here')
+  t.equal(api.requests.at(-1)?.path, '/apis/events.k8s.io/v1/namespaces/team-a/events')
+
+  await events.deleteNamespacedEvent({ name: 'pull.conflict', namespace: 'team-a' })
+  t.same(await failureOf(events.readNamespacedEvent({ name: 'pull.conflict', namespace: 'team-a' })), { code: 404, reason: 'NotFound' })
+})
+
+t.test('events.k8s.io/v1 create validation', async (t) => {
+  const { api, kc } = await startDouble(t)
+  seed(api)
+  const events = kc.makeApiClient(k8s.EventsV1Api)
+  const valid: k8s.EventsV1Event = {
+    eventTime: new k8s.V1MicroTime('2026-01-02T03:04:05.678Z'),
+    reportingController: 'pullguard',
+    reportingInstance: 'pod-1',
+    action: 'Reconcile',
+    reason: 'Synced',
+    type: 'Normal',
+    regarding: { kind: 'Secret', name: 'pull', namespace: 'team-a' }
+  }
+  const cases: Array<{ name: string, change: Record<string, unknown>, errors?: string[] }> = [
+    { name: 'the valid base', change: {} },
+    { name: 'no eventTime', change: { eventTime: undefined }, errors: ['eventTime: Required value'] },
+    { name: 'no reportingController', change: { reportingController: undefined }, errors: ['reportingController: Required value', 'reportingController: Invalid value: "": must be a qualified name'] },
+    { name: 'a reportingController that is no qualified name', change: { reportingController: 'pull guard' }, errors: ['reportingController: Invalid value: "pull guard": must be a qualified name'] },
+    { name: 'no action, no reason', change: { action: undefined, reason: undefined }, errors: ['action: Required value', 'reason: Required value'] },
+    { name: 'a long reportingInstance', change: { reportingInstance: 'x'.repeat(129) }, errors: ['reportingInstance: Invalid value: "": can have at most 128 characters'] },
+    { name: 'an unknown type', change: { type: 'Fatal' }, errors: ['type: Invalid value: "": has invalid value: Fatal'] },
+    { name: 'a series of one', change: { series: { count: 1 } }, errors: ['series.count: Invalid value: "": should be at least 2', 'series.lastObservedTime: Required value'] },
+    { name: 'a deprecated field set', change: { deprecatedCount: 3, deprecatedSource: { component: 'x' } }, errors: ['count: Invalid value: "": needs to be unset', 'source: Invalid value: "": needs to be unset'] },
+    { name: 'regarding another namespace, no eventTime', change: { eventTime: undefined, regarding: { kind: 'Secret', name: 'pull', namespace: 'team-b' } }, errors: ['involvedObject.namespace: Invalid value: "team-b": does not match event.namespace', 'eventTime: Required value'] }
+  ]
+  for (const [i, { name, change, errors }] of cases.entries()) {
+    const call = events.createNamespacedEvent({ namespace: 'team-a', body: { ...valid, ...change, metadata: { name: `case-${i}` } } as k8s.EventsV1Event })
+    if (errors === undefined) {
+      t.equal((await call).metadata?.name, `case-${i}`, name)
+      continue
+    }
+    const { code, status } = await rejectionOf(call)
+    t.equal(code, 422, name)
+    t.same((status.details as { causes?: Array<{ message: string }> }).causes?.map((c) => c.message), errors, name)
+  }
+})
+
+t.test('an informer and a raw watch on leases', async (t) => {
+  const { api, kc } = await startDouble(t, { bookmarkIntervalMs: 20 })
+  seed(api)
+  const leases = kc.makeApiClient(k8s.CoordinationV1Api)
+  const informer = k8s.makeInformer(kc, '/apis/coordination.k8s.io/v1/namespaces/team-a/leases', () => leases.listNamespacedLease({ namespace: 'team-a' }))
+  const { events, errors } = recordInformer(informer)
+  await informer.start()
+  t.teardown(() => informer.stop())
+  await api.waitForWatchers(1, 'leases.coordination.k8s.io')
+
+  const lease = await leases.createNamespacedLease({ namespace: 'team-a', body: { metadata: { name: LEADER }, spec: { holderIdentity: 'replica-a' } } })
+  lease.spec!.holderIdentity = 'replica-b'
+  await leases.replaceNamespacedLease({ name: LEADER, namespace: 'team-a', body: lease })
+  api.create({ kind: 'Lease', metadata: { name: 'elsewhere', namespace: 'team-b' } })
+  api.create({ kind: 'Secret', metadata: { name: LEADER, namespace: 'team-a' } })
+  await leases.deleteNamespacedLease({ name: LEADER, namespace: 'team-a' })
+  await waitFor(() => events.length === 4, 'three lease events')
+  t.same(events, ['connect', `add team-a/${LEADER}`, `update team-a/${LEADER}`, `delete team-a/${LEADER}`], 'only leases, only in team-a')
+  t.same(errors, [])
+
+  const lines: string[] = []
+  const controller = await new k8s.Watch(kc).watch('/apis/coordination.k8s.io/v1/leases', { allowWatchBookmarks: true }, (type, obj: k8s.KubernetesObject) => {
+    lines.push(`${type} ${obj.apiVersion}/${obj.kind} ${obj.metadata?.name ?? ''}`)
+  }, () => {})
+  t.teardown(() => controller.abort())
+  await waitFor(() => lines.some((l) => l.startsWith('BOOKMARK')), 'a bookmark')
+  t.same(lines.slice(0, 2), ['ADDED coordination.k8s.io/v1/Lease elsewhere', 'BOOKMARK coordination.k8s.io/v1/Lease '],
+    'watch events and bookmarks carry the group\'s apiVersion')
+})
+
+t.test('discovery lists the groups, as KubernetesObjectApi needs it', async (t) => {
+  const { api, kc } = await startDouble(t)
+  seed(api)
+  const groups = await kc.makeApiClient(k8s.ApisApi).getAPIVersions()
+  t.same(groups.groups.map((g) => g.preferredVersion?.groupVersion), ['coordination.k8s.io/v1', 'events.k8s.io/v1'])
+  t.same((await kc.makeApiClient(k8s.CoordinationApi).getAPIGroup()).versions.map((v) => v.groupVersion), ['coordination.k8s.io/v1'])
+  const resources = await kc.makeApiClient(k8s.EventsV1Api).getAPIResources()
+  t.same(resources.resources.map((r) => `${r.name} ${r.kind} ${r.namespaced}`), ['events Event true'])
+  t.same((await kc.makeApiClient(k8s.CoreV1Api).getAPIResources()).resources.map((r) => r.name), ['namespaces', 'secrets', 'events'], 'the core list keeps to core')
+
+  // the generic client finds the plural through /apis/coordination.k8s.io/v1
+  const objects = k8s.KubernetesObjectApi.makeApiClient(kc)
+  await objects.create({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEADER, namespace: 'team-b' }, spec: { holderIdentity: 'x' } } as k8s.V1Lease)
+  const read = await objects.read<k8s.V1Lease>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEADER, namespace: 'team-b' } })
+  t.equal(read.spec?.holderIdentity, 'x')
+  t.ok(api.requests.some((r) => r.path === '/apis/coordination.k8s.io/v1' && r.status === 200))
+})
+
+// -- identities ---------------------------------------------------------------------------------
+
+const SYSTEM = 'pullguard-system'
+
+t.test('each kubeconfig user is an identity the request log records', async (t) => {
+  const { api, started, core } = await startDouble(t, { token: 'sekret' })
+  seed(api)
+  const replicaA = started.kubeConfig({ user: 'replica-a' })
+  t.equal(replicaA.getCurrentUser()?.name, 'replica-a')
+  t.not(replicaA.getCurrentUser()?.token, 'sekret', 'a token of its own')
+  await replicaA.makeApiClient(k8s.CoreV1Api).listNamespace()
+  await started.kubeConfig({ user: 'system:serviceaccount:pullguard-system:pullguard' }).makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: 'team-a' })
+  await core.listNamespace()
+  const file = await started.writeKubeconfig({ user: 'cli' })
+  const fromFile = new k8s.KubeConfig()
+  fromFile.loadFromFile(file)
+  await fromFile.makeApiClient(k8s.CoreV1Api).listNamespace()
+  t.same(api.requests.map((r) => `${r.user} ${r.verb} ${r.resource}`), [
+    'replica-a list namespaces',
+    'system:serviceaccount:pullguard-system:pullguard list leases',
+    `${DEFAULT_USER} list namespaces`,
+    'cli list namespaces'
+  ])
+
+  const withToken = (token: string) => {
+    const kc = new k8s.KubeConfig()
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: started.url, skipTLSVerify: true }],
+      users: [{ name: 'u', token }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x'
+    })
+    return kc.makeApiClient(k8s.CoreV1Api).listNamespace()
+  }
+  const base64url = (text: string) => Buffer.from(text).toString('base64url')
+  t.equal((await withToken(`sekret.${base64url('never-issued')}`)).items.length, 3, 'any token of the issued form is accepted')
+  t.equal(api.requests.at(-1)?.user, 'never-issued')
+  const refused = ['wrong', 'sekretX', 'sekret.', `sekret.${base64url('replica-a')}=`, `sekret.${base64url('replica-a')}!`, `other.${base64url('replica-a')}`]
+  for (const token of refused) {
+    await t.rejects(withToken(token), { code: 401 }, token)
+    t.equal(api.requests.at(-1)?.user, undefined, `${token}: no user`)
+  }
+  const asBefore = new k8s.KubeConfig()
+  asBefore.loadFromFile(await started.writeKubeconfig(t.testdir()))
+  await asBefore.makeApiClient(k8s.CoreV1Api).listNamespace()
+  t.equal(api.requests.at(-1)?.user, DEFAULT_USER, 'a dir alone, no user: the default token, as before')
+})
+
+t.test('faults and open watches picked by user: one replica of two degraded', async (t) => {
+  // drop: the connection dies, an error at once; end: the informer reconnects and its watch is refused
+  const modes = [
+    { how: 'dropWatches', firstError: { name: 'TypeError', message: 'terminated' } },
+    { how: 'endWatches', firstError: { statusCode: 500 } }
+  ] as const
+  for (const { how, firstError } of modes) {
+    await t.test(how, async (t) => {
+      const { api, started } = await startDouble(t)
+      seed(api)
+      api.create({ kind: 'Namespace', metadata: { name: SYSTEM } })
+      api.create({ kind: 'Secret', metadata: { name: 'registry-a', namespace: SYSTEM } })
+      const replica = (user: string) => {
+        const kc = started.kubeConfig({ user })
+        const core = kc.makeApiClient(k8s.CoreV1Api)
+        const informer = k8s.makeInformer(kc, `/api/v1/namespaces/${SYSTEM}/secrets`, () => core.listNamespacedSecret({ namespace: SYSTEM }))
+        t.teardown(() => informer.stop())
+        return { core, informer, ...recordInformer(informer) }
+      }
+      const a = replica('replica-a')
+      const b = replica('replica-b')
+      await a.informer.start()
+      await b.informer.start()
+      await api.waitForWatchers(2)
+
+      const credentials: RequestMatch = { user: 'replica-a', resource: 'secrets', namespace: SYSTEM }
+      const restore = api.injectFault(credentials, { status: 500 })
+      api[how](credentials)
+      await waitFor(() => a.errors.length === 1, "replica-a's error")
+      t.match(a.errors[0], firstError)
+      t.equal(api.watcherCount(), 1, "replica-b's watch stays open")
+
+      api.create({ kind: 'Secret', metadata: { name: 'registry-b', namespace: SYSTEM } })
+      await waitFor(() => b.informer.get('registry-b', SYSTEM) !== undefined, 'replica-b sees the change')
+      t.equal(a.informer.get('registry-b', SYSTEM), undefined)
+      t.same(b.errors, [])
+
+      await a.informer.start()
+      await waitFor(() => a.errors.length === 2, 'the second error')
+      t.match(a.errors[1], { statusCode: 500 }, "replica-a's restart resumes with a watch, refused")
+      t.same(await failureOf(a.core.listNamespacedSecret({ namespace: SYSTEM })), { code: 500, reason: 'InternalError' }, 'and so is its list')
+      t.equal((await a.core.listNamespacedSecret({ namespace: 'team-a' })).items.length, 1, 'other namespaces still answer replica-a')
+      t.equal((await b.core.listNamespacedSecret({ namespace: SYSTEM })).items.length, 2)
+      const refused = api.requests.filter((r) => r.status === 500).map((r) => `${r.user} ${r.verb}`)
+      t.same(refused, [...(how === 'endWatches' ? ['replica-a watch'] : []), 'replica-a watch', 'replica-a list'])
+
+      restore()
+      await a.informer.start()
+      await waitFor(() => a.informer.get('registry-b', SYSTEM) !== undefined, 'replica-a converges once the fault is gone')
+    })
+  }
 })

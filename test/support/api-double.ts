@@ -1,26 +1,47 @@
 // A Kubernetes API server double for tests: real HTTP on 127.0.0.1 that the real
-// @kubernetes/client-node (CoreV1Api, Watch, ListWatch/makeInformer) talks to. One table of resource
-// kinds, one store with a global resourceVersion and an event history, one watch hub.
+// @kubernetes/client-node (CoreV1Api, CoordinationV1Api, EventsV1Api, KubernetesObjectApi, Watch,
+// ListWatch/makeInformer) talks to. One table of resource kinds (group, version, plural), one store with
+// a global resourceVersion and an event history, one watch hub. Each kubeconfig it hands out can name a
+// user; the request log and fault matches know who asked, so a test can degrade one replica of several
+// that share one double (injectFault({ user, … }) refuses new requests, dropWatches/endWatches({ user, … })
+// ends the watches already open).
 //
 // How client-node 2.0.1 surfaces what this server answers:
-// - Typed calls (CoreV1Api) reject with `ApiException` (exported by the client): `.code` is the HTTP
-//   status and `.body` is the response body as a *string* — `JSON.parse(err.body).reason` gives
-//   'AlreadyExists', 'Conflict', 'NotFound'… A 401 has `.body` undefined. Transport failures
-//   (refused, reset) reject with undici's `TypeError: fetch failed` whose `.cause.code` is e.g.
-//   'ECONNREFUSED'; nothing retries.
-// - Typed results are deserialized: timestamps become `Date`. List items carry no kind/apiVersion
-//   (the real apiserver omits them too); watch-event objects are raw JSON and do carry them.
+// - Typed calls reject with `ApiException` (exported by the client): `.code` is the HTTP status and
+//   `.body` is the response body as a *string* — `JSON.parse(err.body)` is the Status: reason
+//   'AlreadyExists', 'Conflict', 'NotFound'…, a message naming the resource with its group
+//   ('leases.coordination.k8s.io "x" not found'; an Invalid names 'Lease.coordination.k8s.io'), and
+//   details { name, group, kind: plural }. A 401 has `.body` undefined. Transport failures (refused,
+//   reset) reject with undici's `TypeError: fetch failed` whose `.cause.code` is e.g. 'ECONNREFUSED';
+//   nothing retries.
+// - Typed results are deserialized: Time fields (creationTimestamp…) become `Date`. MicroTime fields
+//   (Lease spec.acquireTime/renewTime, events.k8s.io eventTime and series.lastObservedTime) stay the
+//   served string although the .d.ts says V1MicroTime: the serializer has no entry for that type. So a
+//   read-modify-write sends them back unchanged and they survive. Set fresh, a plain `Date` (TypeScript
+//   takes it for a V1MicroTime) goes out as toISOString()'s three digits, which the apiserver refuses with
+//   a 400 (Go's RFC3339Micro wants exactly six); `new k8s.V1MicroTime(date)` pads to six and is accepted.
+// - List items carry no kind/apiVersion (the real apiserver omits them too); watch-event objects are raw
+//   JSON and do carry them.
 // - A watch answered with a non-200 status calls `done(err)` with `err.statusCode`; a 200 stream
 //   delivers ERROR events (e.g. 410 Expired) to the callback and then ends.
 //
-// Supported: core/v1 namespaces (cluster-scoped), secrets and events (namespaced): list, watch,
-// get, create, update (PUT), patch (merge, strategic-as-merge, json-patch), delete; label and field
-// selectors on list and watch; limit/continue; bookmarks; watch timeouts; history window with 410;
-// a few real validations that matter to pullguard (names, base64 Secret data, immutable Secret type,
-// dockerconfigjson shape). Namespace deletion is immediate and cascades (no Terminating phase).
+// Supported: core/v1 namespaces (cluster-scoped), secrets and events, coordination.k8s.io/v1 leases and
+// events.k8s.io/v1 events (namespaced), under /api/v1 and /apis/{group}/{version}: list, watch, get,
+// create, update (PUT), patch (merge, strategic-as-merge, json-patch), delete; label and field selectors
+// on list and watch; limit/continue; bookmarks; watch timeouts; history window with 410; legacy discovery
+// (/api, /api/v1, /apis, /apis/{group}[/{version}]) built from the table; one bearer token per user
+// (unknown tokens get 401); a few real validations that matter to pullguard (names, base64 Secret data,
+// immutable Secret type, dockerconfigjson shape, Lease duration and transitions, MicroTime decoding —
+// six digits, served back in UTC —, events.k8s.io/v1 create and update rules: reporting fields required,
+// series of two or more, all but the series immutable). Namespace deletion is immediate and cascades (no
+// Terminating phase).
 // Not supported: other resources or API groups, subresources (/status), the legacy /api/v1/watch/
 // paths, server-side apply, dryRun (400), deletecollection (405), sendInitialEvents, resourceVersionMatch,
-// consistent snapshots across `continue` pages (pages read current data), managedFields, generation.
+// consistent snapshots across `continue` pages (pages read current data), managedFields, generation,
+// aggregated discovery, authorization (every known user may do everything), core/v1 Event validation,
+// Lease strategy/preferredHolder, event TTL, Time truncation to seconds (served as sent). The two Event
+// APIs share one storage in the real apiserver, which converts between the shapes; here they are two
+// table entries, so an event written through one API is not seen through the other.
 
 import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -66,7 +87,7 @@ export interface Status {
   status: 'Success' | 'Failure'
   message?: string
   reason?: string
-  details?: { name?: string, kind?: string, uid?: string, causes?: Array<{ reason?: string, message: string, field?: string }> }
+  details?: { name?: string, group?: string, kind?: string, uid?: string, causes?: Array<{ reason?: string, message: string, field?: string }> }
   code: number
 }
 
@@ -96,9 +117,12 @@ function failure (code: number, message: string, reason?: string, details?: Stat
 }
 
 // ---------------------------------------------------------------------------------------------
-// The resource table: adding a core/v1 resource is one entry.
+// The resource table: adding a resource is one entry.
 
 interface ResourceKind {
+  /** API group; '' is the core group, served under /api/v1 instead of /apis/{group}/{version} */
+  group: string
+  version: string
   plural: string
   singular: string
   kind: string
@@ -111,6 +135,17 @@ interface ResourceKind {
   normalize?: (obj: KubeObject, old?: KubeObject) => void
   /** field errors for a 422 Invalid */
   validate?: (obj: KubeObject, old?: KubeObject) => string[]
+  /** fields whose JSON the apiserver decodes strictly (a 400 before anything else): MicroTime */
+  microTimes?: string[][]
+}
+
+function apiVersionOf (resource: ResourceKind): string {
+  return resource.group === '' ? resource.version : `${resource.group}/${resource.version}`
+}
+
+/** how the apiserver names a resource in messages: 'secrets', 'leases.coordination.k8s.io' */
+function qualifiedName (resource: ResourceKind): string {
+  return resource.group === '' ? resource.plural : `${resource.plural}.${resource.group}`
 }
 
 const metaFields = {
@@ -123,6 +158,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 const RESOURCES: ResourceKind[] = [
   {
+    group: '',
+    version: 'v1',
     plural: 'namespaces',
     singular: 'namespace',
     kind: 'Namespace',
@@ -138,6 +175,8 @@ const RESOURCES: ResourceKind[] = [
     }
   },
   {
+    group: '',
+    version: 'v1',
     plural: 'secrets',
     singular: 'secret',
     kind: 'Secret',
@@ -177,6 +216,8 @@ const RESOURCES: ResourceKind[] = [
     }
   },
   {
+    group: '',
+    version: 'v1',
     plural: 'events',
     singular: 'event',
     kind: 'Event',
@@ -190,14 +231,150 @@ const RESOURCES: ResourceKind[] = [
       type: (o) => o.type as string | undefined
     },
     nameRule: 'subdomain'
+  },
+  {
+    group: 'coordination.k8s.io',
+    version: 'v1',
+    plural: 'leases',
+    singular: 'lease',
+    kind: 'Lease',
+    namespaced: true,
+    fields: metaFields,
+    nameRule: 'subdomain',
+    microTimes: [['spec', 'acquireTime'], ['spec', 'renewTime']],
+    validate (obj) {
+      const spec = recordAt(obj, 'spec')
+      const errors: string[] = []
+      const { leaseDurationSeconds: duration, leaseTransitions: transitions } = spec
+      if (typeof duration === 'number' && duration <= 0) errors.push(`spec.leaseDurationSeconds: Invalid value: ${duration}: must be greater than 0`)
+      if (typeof transitions === 'number' && transitions < 0) errors.push(`spec.leaseTransitions: Invalid value: ${transitions}: must be greater than or equal to 0`)
+      return errors
+    }
+  },
+  {
+    // The real apiserver keeps these and core/v1 events in one storage, converting between the two
+    // shapes; here they are separate tables, so an event written through one API is not seen by the other.
+    group: 'events.k8s.io',
+    version: 'v1',
+    plural: 'events',
+    singular: 'event',
+    kind: 'Event',
+    namespaced: true,
+    fields: {
+      ...metaFields,
+      ...Object.fromEntries(['kind', 'namespace', 'name', 'uid', 'apiVersion', 'resourceVersion', 'fieldPath'].map((field) =>
+        [`regarding.${field}`, (o: KubeObject) => recordAt(o, 'regarding')[field] as string | undefined])),
+      reason: (o) => o.reason as string | undefined,
+      reportingController: (o) => o.reportingController as string | undefined,
+      source: (o) => (recordAt(o, 'deprecatedSource').component as string | undefined) || (o.reportingController as string | undefined),
+      type: (o) => o.type as string | undefined
+    },
+    nameRule: 'subdomain',
+    microTimes: [['eventTime'], ['series', 'lastObservedTime']],
+    validate: eventsV1Errors
   }
 ]
 
+const REPORTING_LIMIT = 128
+const NOTE_LIMIT = 1024
+const QUALIFIED_NAME = /^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/
+
+/**
+ * events.k8s.io/v1 validation as the apiserver runs it (pkg/apis/core/validation/events.go): the
+ * field paths name the internal (core) fields — involvedObject, message, source, count — as it does.
+ */
+function eventsV1Errors (obj: KubeObject, old?: KubeObject): string[] {
+  const errors: string[] = []
+  const text = (key: string): string => typeof obj[key] === 'string' ? obj[key] : ''
+  const regardingNamespace = recordAt(obj, 'regarding').namespace ?? ''
+  const namespace = obj.metadata.namespace ?? ''
+  if (obj.eventTime === undefined) {
+    // an event without eventTime is validated as an old-style one: its namespace must match the object's
+    if (regardingNamespace === '' ? !['', 'default'].includes(namespace) : regardingNamespace !== namespace) {
+      errors.push(`involvedObject.namespace: Invalid value: ${JSON.stringify(regardingNamespace)}: does not match event.namespace`)
+    }
+  } else {
+    if (regardingNamespace === '' && namespace !== 'default' && namespace !== 'kube-system') {
+      errors.push('involvedObject.namespace: Invalid value: "": does not match event.namespace')
+    }
+    if (text('reportingController') === '') errors.push('reportingController: Required value')
+    if (!QUALIFIED_NAME.test(text('reportingController'))) {
+      errors.push(`reportingController: Invalid value: ${JSON.stringify(text('reportingController'))}: must be a qualified name`)
+    }
+    for (const key of ['reportingInstance', 'action', 'reason']) {
+      if (text(key) === '') errors.push(`${key}: Required value`)
+      if (text(key).length > REPORTING_LIMIT) errors.push(`${key}: Invalid value: "": can have at most ${REPORTING_LIMIT} characters`)
+    }
+    if (text('note').length > NOTE_LIMIT) errors.push(`message: Invalid value: "": can have at most ${NOTE_LIMIT} characters`)
+  }
+  const seriesErrors = (): string[] => {
+    if (!isRecord(obj.series)) return []
+    const { count, lastObservedTime } = obj.series
+    return [
+      ...(typeof count !== 'number' || count < 2 ? ['series.count: Invalid value: "": should be at least 2'] : []),
+      ...(lastObservedTime === undefined ? ['series.lastObservedTime: Required value'] : [])
+    ]
+  }
+  if (old === undefined) {
+    errors.push(...seriesErrors())
+    if (obj.eventTime === undefined) errors.push('eventTime: Required value')
+    if (obj.type !== 'Normal' && obj.type !== 'Warning') errors.push(`type: Invalid value: "": has invalid value: ${text('type')}`)
+    for (const [key, internal] of [['deprecatedFirstTimestamp', 'firstTimestamp'], ['deprecatedLastTimestamp', 'lastTimestamp'], ['deprecatedCount', 'count']] as const) {
+      if (obj[key] !== undefined && obj[key] !== 0) errors.push(`${internal}: Invalid value: "": needs to be unset`)
+    }
+    const source = recordAt(obj, 'deprecatedSource')
+    if (source.component || source.host) errors.push('source: Invalid value: "": needs to be unset')
+    return errors
+  }
+  // once written, an event only moves on through its series (and metadata)
+  if (!isDeepStrictEqual(obj.series, old.series)) errors.push(...seriesErrors())
+  const immutable: Array<[string, string]> = [
+    ['regarding', 'involvedObject'], ['reason', 'reason'], ['note', 'message'], ['deprecatedSource', 'source'],
+    ['deprecatedFirstTimestamp', 'firstTimestamp'], ['deprecatedLastTimestamp', 'lastTimestamp'], ['deprecatedCount', 'count'],
+    ['type', 'type'], ['eventTime', 'eventTime'], ['action', 'action'], ['related', 'related'],
+    ['reportingController', 'reportingController'], ['reportingInstance', 'reportingInstance']
+  ]
+  for (const [key, internal] of immutable) {
+    if (!isDeepStrictEqual(obj[key], old[key])) errors.push(`${internal}: Invalid value: ${JSON.stringify(obj[key] ?? null)}: field is immutable`)
+  }
+  return errors
+}
+
+// metav1.MicroTime decodes with Go's layout RFC3339Micro, which wants exactly six fractional digits:
+// Date#toISOString()'s three are refused with a 400 (kubernetes/kubernetes#141204 proposes leniency).
+const RFC3339_MICRO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{6})(Z|[+-]\d{2}:\d{2})$/
+
+/** a MicroTime as the apiserver serves it back: UTC, six digits; throws the 400 a bad one gets */
+function decodeMicroTime (resource: ResourceKind, value: unknown): string {
+  const cannot = (why: string): StatusError =>
+    failure(400, `${resource.kind} in version "${resource.version}" cannot be handled as a ${resource.kind}: ${why}`)
+  if (typeof value !== 'string') throw cannot(`json: cannot unmarshal ${Array.isArray(value) ? 'array' : typeof value} into Go value of type string`)
+  const parsing = `parsing time ${JSON.stringify(value)} as "2006-01-02T15:04:05.000000Z07:00"`
+  const m = RFC3339_MICRO.exec(value)
+  if (!m) {
+    // Go names the rest of the value where the layout stopped matching, and that part of the layout
+    const rest = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/.test(value) ? value.slice(19) : undefined
+    const [left, layout] = rest === undefined ? [value, '2006-01-02T15:04:05.000000Z07:00'] : /^\.\d{6}/.test(rest) ? [rest.slice(7), 'Z07:00'] : [rest, '.000000']
+    throw cannot(`${parsing}: cannot parse ${JSON.stringify(left)} as ${JSON.stringify(layout)}`)
+  }
+  const [, seconds, micros, zone] = m as unknown as [string, string, string, string]
+  const ms = Date.parse(`${seconds}.${micros.slice(0, 3)}${zone}`)
+  if (Number.isNaN(ms)) throw cannot(`${parsing}: value out of range`)
+  return `${new Date(ms).toISOString().slice(0, -1)}${micros.slice(3)}Z`
+}
+
 const NAMESPACES = RESOURCES[0] as ResourceKind
 
-function resourceFor (kindOrPlural: string): ResourceKind {
-  const found = RESOURCES.find((r) => r.kind === kindOrPlural || r.plural === kindOrPlural)
-  if (found === undefined) throw new Error(`api-double does not serve ${kindOrPlural}`)
+/**
+ * 'Lease', 'leases', or qualified with the group as kubectl does ('events.events.k8s.io',
+ * 'Event.events.k8s.io'); an unqualified name that several groups serve means the core one.
+ */
+function resourceFor (name: string, group?: string): ResourceKind {
+  const dot = name.indexOf('.')
+  if (group === undefined && dot > 0) return resourceFor(name.slice(0, dot), name.slice(dot + 1))
+  const candidates = RESOURCES.filter((r) => (r.kind === name || r.plural === name) && (group === undefined || r.group === group))
+  const found = candidates.find((r) => r.group === '') ?? candidates[0]
+  if (found === undefined) throw new Error(`api-double does not serve ${name}${group ? ` in ${group}` : ''}`)
   return found
 }
 
@@ -312,7 +489,7 @@ class Store {
   resourceVersion = 0
   /** watches from an older resourceVersion get 410 Expired: the history after it is gone */
   compactedThrough = 0
-  private readonly objects = new Map<string, Map<string, KubeObject>>(RESOURCES.map((r) => [r.plural, new Map()]))
+  private readonly objects = new Map<ResourceKind, Map<string, KubeObject>>(RESOURCES.map((r) => [r, new Map()]))
   private history: Change[] = []
   private readonly historyLimit: number
   private readonly onChange: (change: Change) => void
@@ -358,7 +535,7 @@ class Store {
     if (meta.resourceVersion) throw failure(500, 'resourceVersion should not be set on objects to be created')
     this.check(resource, obj)
     if (this.table(resource).has(keyOf(obj))) {
-      throw failure(409, `${resource.plural} "${meta.name}" already exists`, 'AlreadyExists', { name: meta.name, kind: resource.plural })
+      throw failure(409, `${qualifiedName(resource)} "${meta.name}" already exists`, 'AlreadyExists', detailsOf(resource, meta.name))
     }
     meta.uid = randomUUID()
     meta.creationTimestamp = timestamp()
@@ -440,19 +617,28 @@ class Store {
   }
 
   private table (resource: ResourceKind): Map<string, KubeObject> {
-    return this.objects.get(resource.plural)!
+    return this.objects.get(resource)!
   }
 
-  /** a plain-JSON copy with kind and apiVersion checked and set (Dates become strings) */
+  /** a plain-JSON copy, decoded as the apiserver does: kind and apiVersion checked and set (Dates become strings), MicroTimes parsed */
   private typed (resource: ResourceKind, input: unknown): KubeObject {
-    if (!isRecord(input)) throw failure(400, `${resource.kind} in version "v1" cannot be handled as a ${resource.kind}: expected an object`)
+    const cannot = `${resource.kind} in version "${resource.version}" cannot be handled as a ${resource.kind}`
+    if (!isRecord(input)) throw failure(400, `${cannot}: expected an object`)
     const obj = JSON.parse(JSON.stringify(input)) as KubeObject
-    if ((obj.kind !== undefined && obj.kind !== resource.kind) || (obj.apiVersion !== undefined && obj.apiVersion !== 'v1')) {
-      throw failure(400, `${resource.kind} in version "v1" cannot be handled as a ${resource.kind}: got ${String(obj.apiVersion)}/${String(obj.kind)}`)
+    const apiVersion = apiVersionOf(resource)
+    if ((obj.kind !== undefined && obj.kind !== resource.kind) || (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion)) {
+      throw failure(400, `${cannot}: got ${String(obj.apiVersion)}/${String(obj.kind)}`)
     }
     obj.kind = resource.kind
-    obj.apiVersion = 'v1'
+    obj.apiVersion = apiVersion
     obj.metadata = (isRecord(obj.metadata) ? obj.metadata : {}) as ObjectMeta
+    for (const path of resource.microTimes ?? []) {
+      const parent = path.slice(0, -1).reduce<Record<string, unknown>>((at, key) => recordAt(at, key), obj)
+      const key = path.at(-1)!
+      // null is the zero MicroTime: an optional field left out
+      if (parent[key] === null) delete parent[key]
+      else if (parent[key] !== undefined) parent[key] = decodeMicroTime(resource, parent[key])
+    }
     return obj
   }
 
@@ -462,8 +648,12 @@ class Store {
     resource.normalize?.(obj, old)
     errors.push(...(resource.validate?.(obj, old) ?? []))
     if (errors.length === 0) return
-    const message = `${resource.kind} "${name ?? ''}" is invalid: ${errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`}`
-    throw failure(422, message, 'Invalid', { name, kind: resource.kind, causes: errors.map((e) => ({ reason: 'FieldValueInvalid', message: e })) })
+    // an Invalid names the kind, qualified by its group: 'Secret', 'Event.events.k8s.io'
+    const kind = resource.group === '' ? resource.kind : `${resource.kind}.${resource.group}`
+    const message = `${kind} "${name ?? ''}" is invalid: ${errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`}`
+    throw failure(422, message, 'Invalid', {
+      name, ...(resource.group !== '' ? { group: resource.group } : {}), kind: resource.kind, causes: errors.map((e) => ({ reason: 'FieldValueInvalid', message: e }))
+    })
   }
 
   private commit (type: ChangeType, resource: ResourceKind, obj: KubeObject, previous?: KubeObject): KubeObject {
@@ -478,12 +668,17 @@ class Store {
   }
 }
 
+/** StatusDetails name the resource by plural, with its group unless core (omitempty) */
+function detailsOf (resource: ResourceKind, name: string): NonNullable<Status['details']> {
+  return { name, ...(resource.group !== '' ? { group: resource.group } : {}), kind: resource.plural }
+}
+
 function notFound (resource: ResourceKind, name: string): StatusError {
-  return failure(404, `${resource.plural} "${name}" not found`, 'NotFound', { name, kind: resource.plural })
+  return failure(404, `${qualifiedName(resource)} "${name}" not found`, 'NotFound', detailsOf(resource, name))
 }
 
 function conflict (resource: ResourceKind, name: string, why = 'the object has been modified; please apply your changes to the latest version and try again'): StatusError {
-  return failure(409, `Operation cannot be fulfilled on ${resource.plural} "${name}": ${why}`, 'Conflict', { name, kind: resource.plural })
+  return failure(409, `Operation cannot be fulfilled on ${qualifiedName(resource)} "${name}": ${why}`, 'Conflict', detailsOf(resource, name))
 }
 
 /** RFC 7386 */
@@ -506,6 +701,8 @@ interface WatchEvent {
 }
 
 interface WatchRequest {
+  /** the request that opened it, so faults' matches can pick open watches too */
+  record: RequestRecord
   resource: ResourceKind
   namespace?: string
   matches: Matcher
@@ -516,6 +713,7 @@ interface WatchRequest {
 }
 
 interface Watcher {
+  record: RequestRecord
   resource: ResourceKind
   /** changes up to this resourceVersion are not for this watcher (it started later) */
   since: number
@@ -578,6 +776,7 @@ class WatchHub {
     }
     const timers: NodeJS.Timeout[] = []
     const watcher: Watcher = {
+      record: request.record,
       resource,
       since: from ?? 0,
       matches,
@@ -606,7 +805,7 @@ class WatchHub {
       // a bookmark says "you have seen everything up to here"; only metadata.resourceVersion is set
       timers.push(setInterval(() => send({
         type: 'BOOKMARK',
-        object: { kind: resource.kind, apiVersion: 'v1', metadata: { resourceVersion: String(store.resourceVersion) } }
+        object: { kind: resource.kind, apiVersion: apiVersionOf(resource), metadata: { resourceVersion: String(store.resourceVersion) } }
       }), this.bookmarkIntervalMs))
     }
   }
@@ -615,9 +814,10 @@ class WatchHub {
     return [...this.watchers].filter((w) => resource === undefined || w.resource === resource).length
   }
 
-  /** end every stream: cleanly (terminating chunk) or abruptly (socket destroyed mid-stream) */
-  closeAll (how: 'end' | 'destroy'): void {
+  /** end every stream (or those opened by requests the match picks): cleanly (terminating chunk) or abruptly (socket destroyed mid-stream) */
+  closeAll (how: 'end' | 'destroy', match: RequestMatch = () => true): void {
     for (const watcher of this.watchers) {
+      if (!matchesRequest(match, watcher.record)) continue
       watcher.dispose()
       if (how === 'end') watcher.res.end()
       else watcher.res.socket?.destroy()
@@ -635,6 +835,10 @@ export interface RequestRecord {
   path: string
   query: Record<string, string>
   verb: Verb
+  /** who sent it, by the bearer token (see StartedApiDouble.kubeConfig); undefined when the token is unknown */
+  user?: string
+  /** API group: '' for core, 'coordination.k8s.io'…; undefined (like resource) for discovery and unknown paths */
+  group?: string
   /** plural, e.g. 'secrets'; undefined for discovery and unknown paths */
   resource?: string
   namespace?: string
@@ -654,7 +858,7 @@ export interface RequestStats {
 
 export type RequestMatch =
   | ((request: RequestRecord) => boolean)
-  | Partial<Pick<RequestRecord, 'method' | 'verb' | 'resource' | 'namespace' | 'name'>>
+  | Partial<Pick<RequestRecord, 'method' | 'verb' | 'user' | 'group' | 'resource' | 'namespace' | 'name'>>
 
 /** An HTTP error answer: the body defaults to a Status with the usual reason for the code. */
 export interface FaultResponse {
@@ -668,7 +872,7 @@ export interface FaultResponse {
 export type Fault = FaultResponse | 'hang' | 'reset'
 
 export interface ApiDoubleOptions {
-  /** bearer token every request must carry (401 otherwise); default 'api-double-token' */
+  /** the default user's bearer token, and the stem of every other user's (401 otherwise); default 'api-double-token' */
   token?: string
   /** period of BOOKMARK events for watches with allowWatchBookmarks; default 1000 (the apiserver: ~1 min) */
   bookmarkIntervalMs?: number
@@ -678,13 +882,39 @@ export interface ApiDoubleOptions {
   watchTimeoutSeconds?: number
 }
 
+export interface KubeconfigOptions {
+  /** whom its token identifies (RequestRecord.user, RequestMatch.user); default DEFAULT_USER */
+  user?: string
+}
+
 export interface StartedApiDouble {
   url: string
   port: number
   /** a real KubeConfig pointing at this server (http, so skipTLSVerify is required by the client) */
-  kubeConfig (): KubeConfig
-  /** write a kubeconfig YAML file (to a fresh temp dir unless given; removed by close()); resolves to its path */
-  writeKubeconfig (dir?: string): Promise<string>
+  kubeConfig (options?: KubeconfigOptions): KubeConfig
+  /**
+   * write a kubeconfig YAML file (to a fresh temp dir unless dir is given; removed by close());
+   * resolves to its path. A string is the dir, as before users existed.
+   */
+  writeKubeconfig (options?: string | (KubeconfigOptions & { dir?: string })): Promise<string>
+}
+
+/** who the token of a kubeconfig made without a user is: the single identity of before */
+export const DEFAULT_USER = 'api-double'
+
+// Another user's token is the server's token, a dot and the name in base64url (any name fits a header),
+// so the double keeps no list of users: it accepts every token of that form and nothing else.
+function tokenFor (serverToken: string, user: string): string {
+  return user === DEFAULT_USER ? serverToken : `${serverToken}.${Buffer.from(user).toString('base64url')}`
+}
+
+function userOf (serverToken: string, authorization: string | undefined): string | undefined {
+  const bearer = authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : undefined
+  if (bearer === serverToken) return DEFAULT_USER
+  if (!bearer?.startsWith(`${serverToken}.`)) return undefined
+  const user = Buffer.from(bearer.slice(serverToken.length + 1), 'base64url').toString('utf8')
+  // only the exact form it issues: canonical base64url of a non-empty name
+  return user !== '' && tokenFor(serverToken, user) === bearer ? user : undefined
 }
 
 const WRITES = new Set<Verb>(['create', 'update', 'patch', 'delete'])
@@ -726,17 +956,19 @@ export class ApiDouble {
     return {
       url,
       port: this.port,
-      kubeConfig: () => {
+      kubeConfig: ({ user = DEFAULT_USER } = {}) => {
         const kc = new KubeConfig()
         kc.loadFromOptions({
           clusters: [{ name: 'api-double', server: url, skipTLSVerify: true }],
-          users: [{ name: 'api-double', token: this.token }],
-          contexts: [{ name: 'api-double', cluster: 'api-double', user: 'api-double', namespace: 'default' }],
+          users: [{ name: user, token: tokenFor(this.token, user) }],
+          contexts: [{ name: 'api-double', cluster: 'api-double', user, namespace: 'default' }],
           currentContext: 'api-double'
         })
         return kc
       },
-      writeKubeconfig: async (dir) => {
+      writeKubeconfig: async (options = {}) => {
+        const { user = DEFAULT_USER, ...rest } = typeof options === 'string' ? { dir: options } : options
+        let dir = rest.dir
         if (dir === undefined) {
           dir = await mkdtemp(join(tmpdir(), 'api-double-'))
           this.tempDirs.push(dir)
@@ -746,8 +978,8 @@ export class ApiDouble {
           apiVersion: 'v1',
           kind: 'Config',
           clusters: [{ name: 'api-double', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-          users: [{ name: 'api-double', user: { token: this.token } }],
-          contexts: [{ name: 'api-double', context: { cluster: 'api-double', user: 'api-double', namespace: 'default' } }],
+          users: [{ name: user, user: { token: tokenFor(this.token, user) } }],
+          contexts: [{ name: 'api-double', context: { cluster: 'api-double', user, namespace: 'default' } }],
           'current-context': 'api-double'
         }))
         return file
@@ -774,17 +1006,17 @@ export class ApiDouble {
 
   /** create; throws StatusError (409 AlreadyExists, 404 for a missing namespace, 422…) */
   create<T extends KubeObjectInput> (obj: T): KubeObject {
-    return this.store.create(resourceFor(kindOf(obj)), obj)
+    return this.store.create(resourceOf(obj), obj)
   }
 
   /** replace; a set metadata.resourceVersion must be current (409 Conflict otherwise) */
   update<T extends KubeObjectInput> (obj: T): KubeObject {
-    return this.store.update(resourceFor(kindOf(obj)), obj)
+    return this.store.update(resourceOf(obj), obj)
   }
 
   /** create, or replace whatever is stored (no resourceVersion precondition) */
   apply<T extends KubeObjectInput> (obj: T): KubeObject {
-    const resource = resourceFor(kindOf(obj))
+    const resource = resourceOf(obj)
     const plain = { ...obj, metadata: { ...obj.metadata, resourceVersion: undefined } }
     const exists = this.store.get(resource, obj.metadata?.namespace, obj.metadata?.name ?? '') !== undefined
     return exists ? this.store.update(resource, plain) : this.store.create(resource, plain)
@@ -831,14 +1063,17 @@ export class ApiDouble {
     return waitFor(() => this.watcherCount(kind) >= count, `${count} watch(es) on ${kind ?? 'any resource'}`, timeoutMs)
   }
 
-  /** cut every open watch: the socket is destroyed mid-stream, as when a connection dies */
-  dropWatches (): void {
-    this.hub.closeAll('destroy')
+  /**
+   * cut every open watch (or those whose opening request the match picks, e.g. the one a fault with
+   * the same match now refuses): the socket is destroyed mid-stream, as when a connection dies
+   */
+  dropWatches (match?: RequestMatch): void {
+    this.hub.closeAll('destroy', match)
   }
 
-  /** end every open watch cleanly, as the apiserver does when a watch reaches its timeout */
-  endWatches (): void {
-    this.hub.closeAll('end')
+  /** end every open watch (or those the match picks) cleanly, as the apiserver does when a watch reaches its timeout */
+  endWatches (match?: RequestMatch): void {
+    this.hub.closeAll('end', match)
   }
 
   /** forget the history: watches from any resourceVersion before now get 410 Expired */
@@ -920,12 +1155,14 @@ export class ApiDouble {
     const url = new URL(req.url ?? '/', 'http://api-double')
     const route = parseRoute(url.pathname)
     const method = req.method ?? 'GET'
+    const user = userOf(this.token, req.headers.authorization)
     const record: RequestRecord = {
       method,
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       verb: verbOf(method, route, url.searchParams),
-      ...(route ? { resource: route.resource.plural, namespace: route.namespace, name: route.name } : {})
+      ...(user !== undefined ? { user } : {}),
+      ...(route ? { group: route.resource.group, resource: route.resource.plural, namespace: route.namespace, name: route.name } : {})
     }
     this.log.push(record)
     if (this.down === '503') {
@@ -965,7 +1202,7 @@ export class ApiDouble {
   }
 
   private async serve (req: IncomingMessage, res: ServerResponse, record: RequestRecord, url: URL, route: Route | undefined): Promise<void> {
-    if (req.headers.authorization !== `Bearer ${this.token}`) throw failure(401, 'Unauthorized')
+    if (record.user === undefined) throw failure(401, 'Unauthorized')
     const query = url.searchParams
     if (query.has('dryRun')) throw failure(400, 'api-double does not support dryRun')
     if (route === undefined) return this.discovery(res, record, url.pathname)
@@ -995,7 +1232,7 @@ export class ApiDouble {
         const deleted = this.store.delete(resource, namespace, name!, isRecord(options) ? recordAt(options, 'preconditions') : {})
         // most resources (secrets, events) answer a delete with a Success Status, not the object
         const success: Status = {
-          kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: name!, kind: resource.plural, uid: deleted.metadata.uid }, code: 200
+          kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { ...detailsOf(resource, name!), uid: deleted.metadata.uid }, code: 200
         }
         return this.answer(res, record, 200, success)
       }
@@ -1032,7 +1269,7 @@ export class ApiDouble {
     }
     return {
       kind: `${resource.kind}List`,
-      apiVersion: 'v1',
+      apiVersion: apiVersionOf(resource),
       metadata: { resourceVersion: String(listVersion), ...(next ? { continue: next } : {}) },
       // list items come without kind and apiVersion from the real apiserver too
       items: items.map(({ kind: _kind, apiVersion: _apiVersion, ...rest }) => rest)
@@ -1048,6 +1285,7 @@ export class ApiDouble {
 
   private openWatch (res: ServerResponse, record: RequestRecord, route: Route, query: URLSearchParams): void {
     const request: WatchRequest = {
+      record,
       resource: route.resource,
       ...(route.namespace !== undefined ? { namespace: route.namespace } : {}),
       matches: this.matcherFor(route, query),
@@ -1060,28 +1298,12 @@ export class ApiDouble {
   }
 
   private discovery (res: ServerResponse, record: RequestRecord, path: string): void {
-    const documents: Record<string, unknown> = {
-      '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] },
-      '/api/v1': {
-        kind: 'APIResourceList',
-        groupVersion: 'v1',
-        resources: RESOURCES.map((r) => ({
-          name: r.plural,
-          singularName: r.singular,
-          namespaced: r.namespaced,
-          kind: r.kind,
-          verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']
-        }))
-      },
-      '/apis': { kind: 'APIGroupList', apiVersion: 'v1', groups: [] },
-      '/version': { major: '1', minor: '33', gitVersion: 'v1.33.0-api-double' }
-    }
     if (['/healthz', '/livez', '/readyz'].includes(path)) {
       record.status = 200
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
       return
     }
-    const document = documents[path]
+    const document = DISCOVERY[path]
     if (document === undefined) throw failure(404, 'the server could not find the requested resource', 'NotFound')
     this.answer(res, record, 200, document)
   }
@@ -1094,19 +1316,56 @@ export class ApiDouble {
   }
 }
 
+/** the legacy (unaggregated) discovery documents, built from the resource table */
+const DISCOVERY: Record<string, unknown> = (() => {
+  const groupVersions = [...new Set(RESOURCES.filter((r) => r.group !== '').map(apiVersionOf))]
+  const resourceList = (groupVersion: string) => ({
+    kind: 'APIResourceList',
+    // the apiserver's /api/v1 document carries no apiVersion; the groups' documents do
+    ...(groupVersion === 'v1' ? {} : { apiVersion: 'v1' }),
+    groupVersion,
+    resources: RESOURCES.filter((r) => apiVersionOf(r) === groupVersion).map((r) => ({
+      name: r.plural,
+      singularName: r.singular,
+      namespaced: r.namespaced,
+      kind: r.kind,
+      verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']
+    }))
+  })
+  const group = (groupVersion: string) => {
+    const [name, version] = groupVersion.split('/') as [string, string]
+    return { name, versions: [{ groupVersion, version }], preferredVersion: { groupVersion, version } }
+  }
+  return {
+    '/api': { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] },
+    '/api/v1': resourceList('v1'),
+    '/apis': { kind: 'APIGroupList', apiVersion: 'v1', groups: groupVersions.map(group) },
+    ...Object.fromEntries(groupVersions.flatMap((gv) => [
+      [`/apis/${gv.split('/')[0]!}`, { kind: 'APIGroup', apiVersion: 'v1', ...group(gv) }],
+      [`/apis/${gv}`, resourceList(gv)]
+    ])),
+    '/version': { major: '1', minor: '33', gitVersion: 'v1.33.0-api-double' }
+  }
+})()
+
 interface Route {
   resource: ResourceKind
   namespace?: string
   name?: string
 }
 
-/** /api/v1/{plural}[/{name}] or /api/v1/namespaces/{ns}/{plural}[/{name}] */
+/**
+ * {root}/{plural}[/{name}] or {root}/namespaces/{ns}/{plural}[/{name}], where root is /api/v1 for the
+ * core group and /apis/{group}/{version} for the others
+ */
 function parseRoute (path: string): Route | undefined {
-  if (!path.startsWith('/api/v1/')) return undefined
-  const segments = path.slice('/api/v1/'.length).split('/').map(decodeURIComponent)
+  const root = /^\/api\/v1\/|^\/apis\/([^/]+)\/([^/]+)\//.exec(path)
+  if (root === null) return undefined
+  const [group, version] = [root[1] ?? '', root[2] ?? 'v1']
+  const segments = path.slice(root[0].length).split('/').map(decodeURIComponent)
   const scoped = segments[0] === 'namespaces' && segments.length >= 3
   const [namespace, plural, name, ...rest] = scoped ? segments.slice(1) : [undefined, ...segments]
-  const resource = RESOURCES.find((r) => r.plural === plural)
+  const resource = RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural)
   if (resource === undefined || rest.length > 0 || (scoped && !resource.namespaced)) return undefined
   return { resource, ...(namespace !== undefined ? { namespace } : {}), ...(name ? { name } : {}) }
 }
@@ -1129,9 +1388,11 @@ function matchesRequest (match: RequestMatch, record: RequestRecord): boolean {
   return Object.entries(match).every(([key, value]) => record[key as keyof RequestRecord] === value)
 }
 
-function kindOf (obj: KubeObjectInput): string {
+/** the table entry for an object handed to the helpers: its kind, and its apiVersion's group if set */
+function resourceOf (obj: KubeObjectInput): ResourceKind {
   if (obj.kind === undefined) throw new Error('api-double: objects handed to the helpers need a kind')
-  return obj.kind
+  const group = obj.apiVersion?.includes('/') ? obj.apiVersion.split('/')[0] : obj.apiVersion === undefined ? undefined : ''
+  return resourceFor(obj.kind, group)
 }
 
 /** undefined for absent or empty; a 400 for anything but a non-negative integer */
