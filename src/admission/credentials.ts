@@ -3,6 +3,7 @@
 // could plant credentials (or ownership claims) for another tenant.
 
 import { createHash } from 'node:crypto'
+import { safeKeyScope } from './credential-key.js'
 import { isObject } from './envelope.js'
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type AdmissionOptions } from './options.js'
 import type { CredentialGrant } from './registry-index.js'
@@ -39,10 +40,10 @@ export type SourceReading =
   | { kind: 'ignored' } // not a credential Secret at all
   | { kind: 'invalid', name: string, reason: string } // meant as one, but unusable
 
-/** Reads one Secret as a credential source. Never throws; reasons never contain Secret data. */
 /** The options that decide which Secrets are whose credentials. */
 export type CredentialSourceOptions = Pick<AdmissionOptions, 'credentialsNamespace' | 'tenantLabel' | 'sharedLabel'>
 
+/** Reads one Secret as a credential source. Never throws; reasons never contain Secret data nor raw keys. */
 export function readCredentialSource (secret: SecretObject, options: CredentialSourceOptions): SourceReading {
   const meta = secret.metadata ?? {}
   const name = meta.name ?? ''
@@ -73,7 +74,7 @@ export function readCredentialSource (secret: SecretObject, options: CredentialS
   const auths = dataKey === '.dockercfg' ? parsed : isObject(parsed) ? parsed.auths : undefined
   if (!isObject(auths)) return invalid(`${dataKey} has no auths object`)
   for (const [key, entry] of Object.entries(auths)) {
-    if (!isObject(entry)) return invalid(`entry for ${JSON.stringify(key)} is not an object`)
+    if (!isObject(entry)) return invalid(`entry for ${JSON.stringify(safeKeyScope(key))} is not an object`)
   }
   return { kind: 'source', source: { name, tenant: shared ? null : tenant as string, auths } }
 }
@@ -98,6 +99,7 @@ export interface MergedCredentials {
 /** Two sources define the same registry key; `kept` wins. */
 export interface KeyConflict {
   tenant: string | null
+  /** the key by safeKeyScope: conflicts are logged, and a raw key may carry a token */
   key: string
   kept: string
   dropped: string
@@ -146,7 +148,7 @@ function merge (tenant: string | null, ordered: CredentialSource[], conflicts: K
     for (const [key, entry] of Object.entries(source.auths)) {
       const kept = winners.get(key)
       if (kept === undefined) winners.set(key, { entry, source: source.name })
-      else conflicts.push({ tenant, key, kept: kept.source, dropped: source.name })
+      else conflicts.push({ tenant, key: safeKeyScope(key), kept: kept.source, dropped: source.name })
     }
   }
   const auths: Record<string, unknown> = {}
