@@ -3,6 +3,7 @@
 // could plant credentials (or ownership claims) for another tenant.
 
 import { createHash } from 'node:crypto'
+import { safeKeyScope } from './credential-key.js'
 import { isObject } from './envelope.js'
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type AdmissionOptions } from './options.js'
 import type { CredentialGrant } from './registry-index.js'
@@ -43,7 +44,7 @@ export type SourceReading =
 /** The options that decide which Secrets are whose credentials. */
 export type CredentialSourceOptions = Pick<AdmissionOptions, 'credentialsNamespace' | 'tenantLabel' | 'sharedLabel'>
 
-/** Reads one Secret as a credential source. Never throws; reasons never contain Secret data. */
+/** Reads one Secret as a credential source. Never throws; reasons never contain Secret data nor raw keys. */
 export function readCredentialSource (secret: SecretObject, options: CredentialSourceOptions): SourceReading {
   const meta = secret.metadata ?? {}
   const name = meta.name ?? ''
@@ -76,7 +77,7 @@ export function readCredentialSource (secret: SecretObject, options: CredentialS
   if (!isObject(auths)) return invalid(`${dataKey} has no auths object`)
   if (Object.keys(auths).length === 0) return invalid(`${dataKey} has no registry entries`)
   for (const [key, entry] of Object.entries(auths)) {
-    if (!isObject(entry)) return invalid(`entry for ${JSON.stringify(key)} is not an object`)
+    if (!isObject(entry)) return invalid(`entry for ${JSON.stringify(safeKeyScope(key))} is not an object`)
   }
   return { kind: 'source', source: { name, tenant: owner, auths } }
 }
@@ -101,6 +102,7 @@ export interface MergedCredentials {
 /** Two sources define the same registry key; `kept` wins. */
 export interface KeyConflict {
   tenant: string | null
+  /** the key by safeKeyScope: conflicts are logged, and a raw key may carry a token */
   key: string
   kept: string
   dropped: string
@@ -149,7 +151,7 @@ function merge (tenant: string | null, ordered: CredentialSource[], conflicts: K
     for (const [key, entry] of Object.entries(source.auths)) {
       const kept = winners.get(key)
       if (kept === undefined) winners.set(key, { entry, source: source.name })
-      else conflicts.push({ tenant, key, kept: kept.source, dropped: source.name })
+      else conflicts.push({ tenant, key: safeKeyScope(key), kept: kept.source, dropped: source.name })
     }
   }
   const auths: Record<string, unknown> = {}

@@ -1,5 +1,7 @@
 import t from 'tap'
-import { canonicalRegistry, credentialKeyMatches, parseCredentialKey } from '../../src/admission/credential-key.js'
+import {
+  canonicalRegistry, credentialKeyClaims, credentialKeyMatches, ownerRegistryOf, parseCredentialKey, safeKeyScope, UNPARSEABLE_KEY
+} from '../../src/admission/credential-key.js'
 import { parseImageName, type ImageName } from '../../src/admission/image-reference.js'
 import { fixture } from '../support/fixtures.js'
 
@@ -129,4 +131,105 @@ t.test('canonical registry names', async t => {
   t.equal(canonicalRegistry('docker.io:443'), 'docker.io:443')
   t.equal(canonicalRegistry('LOCALDOMAIN'), 'localdomain')
   t.equal(canonicalRegistry('[FC00::1]:5000'), '[fc00::1]:5000')
+})
+
+t.test('owner registries: the https default port is no port, Docker Hub by any alias', async t => {
+  const table: Array<[string, string]> = [
+    ['registry.acme.example', 'registry.acme.example'],
+    ['registry.acme.example:443', 'registry.acme.example'],
+    ['Registry.ACME.example:443', 'registry.acme.example'],
+    ['registry.acme.example:0443', 'registry.acme.example'],
+    ['registry.acme.example:5000', 'registry.acme.example:5000'],
+    ['registry.acme.example:05000', 'registry.acme.example:5000'],
+    ['registry.acme.example:4430', 'registry.acme.example:4430'],
+    ['registry.acme.example:80', 'registry.acme.example:80'],
+    ['registry.acme.example:0', 'registry.acme.example:0'],
+    ['docker.io:443', 'docker.io'],
+    ['index.docker.io:443', 'docker.io'],
+    ['Registry-1.Docker.io:443', 'docker.io'],
+    ['docker.io:5000', 'docker.io:5000'],
+    ['[FC00::1]:443', '[fc00::1]'],
+    ['[fc00::1]:5000', '[fc00::1]:5000'],
+    ['localhost:', 'localhost']
+  ]
+  for (const [registry, owner] of table) t.equal(ownerRegistryOf(registry), owner, registry)
+})
+
+t.test('matching (the kubelet, ports literal) and claiming (ownership, :443 is no port) differ only on the port spelling', async t => {
+  const table: Array<[key: string, image: string, matches: boolean, claims: boolean]> = [
+    ['registry.acme.example', 'registry.acme.example/app', true, true],
+    ['registry.acme.example', 'registry.acme.example:443/app', false, true],
+    ['registry.acme.example:443', 'registry.acme.example/app', false, true],
+    ['registry.acme.example:443', 'registry.acme.example:443/app', true, true],
+    ['https://registry.acme.example:443/v2/', 'registry.acme.example/app', false, true],
+    ['registry.acme.example:0443', 'registry.acme.example/app', false, true],
+    ['registry.acme.example', 'registry.acme.example:0443/app', false, true],
+    ['registry.acme.example', 'registry.acme.example:5000/app', false, false],
+    ['registry.acme.example:5000', 'registry.acme.example:443/app', false, false],
+    ['registry.acme.example/team', 'registry.acme.example:443/other', false, false],
+    ['registry.acme.example/team', 'registry.acme.example:443/team/app', false, true],
+    ['index.docker.io:443', 'nginx', false, true],
+    ['https://index.docker.io:443/v1/', 'globex/app', false, true],
+    ['registry-1.docker.io:443', 'docker.io:443/library/nginx', false, true],
+    ['docker.io/globex', 'docker.io:443/globex/app', false, true],
+    ['docker.io:443/globex', 'globex/app', false, true],
+    ['docker.io:443/globex', 'initech/app', false, false],
+    ['*.acme.example', 'eu.acme.example:443/x', false, true],
+    ['*.acme.example:443', 'eu.acme.example/x', false, true],
+    ['*.acme.example:443', 'eu.acme.example:443/x', true, true],
+    ['*.acme.example:443', 'eu.acme.example:5000/x', false, false],
+    ['[fc00::1]', '[fc00::1]:443/app', false, true]
+  ]
+  for (const [raw, reference, matches, claims] of table) {
+    const key = parseCredentialKey(raw)
+    if (key === undefined) throw new Error(`test key ${raw} does not parse`)
+    t.equal(credentialKeyMatches(key, image(reference)), matches, `${raw} ~ ${reference}: kubelet match`)
+    t.equal(credentialKeyClaims(key, image(reference)), claims, `${raw} ~ ${reference}: ownership claim`)
+  }
+})
+
+t.test('safe key scopes: user-info, queries, fragments and non-numeric ports never show', async t => {
+  const table: Array<[raw: string, safe: string]> = [
+    // keys that parse: their normalised scope
+    ['https://ci-bot:tok-userinfo-1@registry.acme.example', 'registry.acme.example'],
+    ['ci-bot:tok-userinfo-2@registry.acme.example:443/team/', 'registry.acme.example:443/team/'],
+    ['registry.acme.example/team?token=tok-query-3', 'registry.acme.example/team'],
+    ['registry.acme.example?tok-query-4', 'registry.acme.example'],
+    ['registry.acme.example/team#tok-fragment-5', 'registry.acme.example/team'],
+    ['https://u:tok-both-6@registry.acme.example/v2/team?access_token=tok-both-7#x', 'registry.acme.example/team'],
+    // a percent-decoded path is cut at the same characters (such a key never matches an image)
+    ['quay.io/a%40tok-encoded-8', 'quay.io/a'],
+    ['quay.io/a%3Ftoken%3Dtok-encoded-9', 'quay.io/a'],
+    ['https://index.docker.io/v1/', 'docker.io'],
+    // keys that do not parse: the raw text, cut
+    ['https://ci-bot:tok/slash-10@registry.acme.example', 'registry.acme.example'],
+    ['https://ci-bot:tok-11@reg[0].example/team?token=tok-12', 'reg[0].example/team'],
+    ['reg[0].example?x=@tok-13', 'reg[0].example'],
+    ['ci-bot:tok-port-14', 'ci-bot:…'],
+    ['https://quay.io:tok-port-15/team', 'https://quay.io:…/team'],
+    ['quay.io:abc', 'quay.io:…'],
+    ['reg[0-9].example.com', 'reg[0-9].example.com'],
+    ['oci://quay.io/team', 'oci://quay.io/team'],
+    ['[fc00::1', '[fc00::1'],
+    ['https://ci-bot:tok-16@', UNPARSEABLE_KEY],
+    ['?token=tok-17', UNPARSEABLE_KEY],
+    ['', '']
+  ]
+  for (const [raw, safe] of table) {
+    const shown = safeKeyScope(raw)
+    t.equal(shown, safe, JSON.stringify(raw))
+    t.notMatch(shown, /tok-|abc/, `${JSON.stringify(raw)}: no secret part`)
+  }
+  t.equal(safeKeyScope(undefined as unknown as string), '', 'not a string')
+})
+
+t.test('safe key scopes are bounded, and never split a character', async t => {
+  const long = safeKeyScope(`reg[0].example/${'x'.repeat(100_000)}`)
+  t.equal(long.length, 256)
+  t.ok(long.endsWith('…'))
+  // an astral character straddling the cut: dropped whole, no lone surrogate left
+  const astral = safeKeyScope(`reg[0].example/${'x'.repeat(254 - 'reg[0].example/'.length)}😀tail`)
+  t.notMatch(astral, /[\ud800-\udbff](?![\udc00-\udfff])/, 'no lone high surrogate')
+  t.ok(astral.endsWith('x…'))
+  t.equal(safeKeyScope(`quay.io/${'a'.repeat(300)}`).length, 256, 'parsed scopes too')
 })

@@ -29,6 +29,33 @@ t.test('problems never quote secret data', async t => {
   t.notMatch(JSON.stringify(reading), /hunter2/)
 })
 
+t.test('keys carrying user-info or a query never show in reasons or conflicts', async t => {
+  const keys = [
+    'https://ci-bot:tok-userinfo-1@registry.acme.example',
+    'registry.acme.example/team?access_token=tok-query-2',
+    'registry.acme.example/team#tok-fragment-3',
+    'https://ci-bot:tok-4@reg[0].example?token=tok-5',
+    'ci-bot:tok-port-6'
+  ]
+  for (const key of keys) {
+    const reading = read({ metadata: { name: 'a', namespace: 'pullguard-system', labels: { 'pullguard.dev/tenant': 'x' } }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': JSON.stringify({ auths: { [key]: 'not-an-object' } }) } })
+    t.match(reading, { kind: 'invalid', reason: /^entry for ".+" is not an object$/ }, key)
+    t.notMatch(JSON.stringify(reading), /tok-/, `${key}: reason`)
+  }
+  const auths = Object.fromEntries(keys.map(key => [key, { auth: 'dTpw' }]))
+  const merged = mergeTenantCredentials([
+    { name: 'a-acme', tenant: 'acme', auths },
+    { name: 'b-acme', tenant: 'acme', auths },
+    { name: 'shared', tenant: null, auths }
+  ])
+  t.strictSame(merged.conflicts.filter(c => c.dropped === 'b-acme').map(c => c.key), [
+    'registry.acme.example', 'registry.acme.example/team', 'registry.acme.example/team', 'reg[0].example', 'ci-bot:…'
+  ], 'conflicts name keys by their safe scope')
+  t.equal(merged.conflicts.length, 2 * keys.length, 'a-acme beats b-acme and shared on every key')
+  t.notMatch(JSON.stringify(merged.conflicts), /tok-/)
+  t.match(merged.byTenant.get('acme')?.dockerConfigJson, /tok-userinfo-1/, 'the managed Secret keeps keys verbatim: the kubelet reads them')
+})
+
 t.test('merge: own beats shared, then name order; keys sorted; entries verbatim', async t => {
   const sources = [
     { name: 'z-shared', tenant: null, auths: { 'registry.acme.example': { auth: 'c2hhcmVk' }, 'mirror.example': { auth: 'bWlycm9y', email: 'ops@example.com' } } },

@@ -66,7 +66,28 @@ const scenarios: Scenario[] = [
   // public registry configuration
   { name: 'a registry made public by configuration', grants: own('a', 'registry.acme.example'), image: 'registry.acme.example/x', tenant: 'b', publicRegistries: ['Registry.ACME.example'], expected: UNCOVERED },
   { name: 'Docker Hub public by its docker login key', grants: own('a', 'docker.io'), image: 'nginx', tenant: 'b', publicRegistries: ['https://index.docker.io/v1/'], expected: UNCOVERED },
-  { name: 'nothing public: Hub credentials claim all of Hub', grants: own('a', 'docker.io'), image: 'nginx', tenant: 'b', publicRegistries: [], expected: foreign('a', 'docker.io') }
+  { name: 'nothing public: Hub credentials claim all of Hub', grants: own('a', 'docker.io'), image: 'nginx', tenant: 'b', publicRegistries: [], expected: foreign('a', 'docker.io') },
+  // the https default port: ownership reads ':443' as no port, the kubelet's matching does not
+  { name: ':443 on the image does not take it from its owner', grants: own('acme', 'registry.acme.example'), image: 'registry.acme.example:443/app', tenant: 'globex', expected: foreign('acme', 'registry.acme.example') },
+  { name: ':443 on the key still claims the port-less image', grants: own('acme', 'registry.acme.example:443'), image: 'registry.acme.example/app', tenant: 'globex', expected: foreign('acme', 'registry.acme.example') },
+  { name: ':0443 is :443', grants: own('acme', 'registry.acme.example'), image: 'registry.acme.example:0443/app', tenant: 'globex', expected: foreign('acme', 'registry.acme.example') },
+  { name: 'user-info and scheme on the key change nothing', grants: own('acme', 'https://ci:tok-1@registry.acme.example:443/v2/'), image: 'registry.acme.example/app', tenant: 'globex', expected: foreign('acme', 'registry.acme.example') },
+  { name: 'path keys too', grants: own('globex', 'ghcr.io:443/globex'), image: 'ghcr.io/globex/billing', tenant: 'acme', expected: foreign('globex', 'ghcr.io/globex') },
+  { name: 'the owner\'s key does not match the other spelling for the kubelet: not covered, and not foreign either', grants: own('acme', 'registry.acme.example'), image: 'registry.acme.example:443/app', tenant: 'acme', expected: UNCOVERED },
+  { name: 'same spelling: covered', grants: own('acme', 'registry.acme.example:443'), image: 'registry.acme.example:443/app', tenant: 'acme', expected: COVERED },
+  { name: 'a shared key in the other spelling covers nothing', grants: [...shared('registry.acme.example:443'), ...own('acme', 'registry.acme.example')], image: 'registry.acme.example/app', tenant: 'globex', expected: foreign('acme', 'registry.acme.example') },
+  { name: 'co-owners in different spellings: the tenant\'s own claim, not foreign', grants: [...own('acme', 'registry.shared.example'), ...own('globex', 'registry.shared.example:443')], image: 'registry.shared.example/app', tenant: 'globex', expected: UNCOVERED },
+  { name: 'co-owner, smaller name first, still not foreign to the other', grants: [...own('acme', 'registry.shared.example:443'), ...own('globex', 'registry.shared.example')], image: 'registry.shared.example:443/app', tenant: 'globex', expected: UNCOVERED },
+  { name: 'another port is another registry', grants: own('acme', 'registry.acme.example:5000'), image: 'registry.acme.example:443/app', tenant: 'globex', expected: UNCOVERED },
+  { name: 'Hub by :443 and an alias', grants: own('globex', 'docker.io/globex'), image: 'index.docker.io:443/globex/app', tenant: 'acme', expected: foreign('globex', 'docker.io/globex') },
+  { name: 'Hub key by :443 and an alias', grants: own('globex', 'registry-1.docker.io:443/globex'), image: 'globex/app', tenant: 'acme', expected: foreign('globex', 'docker.io/globex') },
+  { name: 'a host-only key on a public registry claims nothing in any spelling', grants: own('globex', 'docker.io:443'), image: 'nginx', tenant: 'acme', expected: UNCOVERED },
+  { name: 'publicRegistries entries in either spelling', grants: own('acme', 'registry.acme.example'), image: 'registry.acme.example:443/x', tenant: 'b', publicRegistries: ['registry.acme.example:443'], expected: UNCOVERED },
+  { name: 'glob key, :443 image', grants: own('globex', '*.globex.example'), image: 'eu.globex.example:443/x', tenant: 'acme', expected: foreign('globex', '*.globex.example') },
+  { name: 'glob :443 key, port-less image', grants: own('globex', '*.globex.example:443'), image: 'eu.globex.example/x', tenant: 'acme', expected: foreign('globex', '*.globex.example') },
+  { name: 'glob :443 key on a public registry claims nothing', grants: own('globex', '*.io:443'), image: 'ghcr.io/initech/tool', tenant: 'acme', expected: UNCOVERED },
+  { name: 'own glob claim in the other spelling: not foreign', grants: [...own('acme', '*.acme.example:443'), ...own('beta', 'registry.acme.example')], image: 'registry.acme.example/x', tenant: 'acme', expected: UNCOVERED },
+  { name: 'own glob key in the same spelling: covered', grants: [...own('acme', '*.acme.example:443'), ...own('beta', 'registry.acme.example')], image: 'registry.acme.example:443/x', tenant: 'acme', expected: COVERED }
 ]
 
 t.test('coverage and foreign owners', async t => {
@@ -98,10 +119,37 @@ t.test('the answer does not depend on grant order', async t => {
   ])
 })
 
-t.test('invalid keys are skipped and listed once', async t => {
-  const grants = [...own('a', 'quay.io:abc', 'registry.a.example', 'reg[0-9].example.com'), ...shared('quay.io:abc', '')]
+t.test('the :443 answers do not depend on grant order either', async t => {
+  const grants = [
+    ...own('acme', 'registry.acme.example', 'registry.shared.example:443/team'), ...own('globex', 'registry.acme.example:443/app', 'registry.shared.example'),
+    ...own('beta', 'registry.shared.example:0443/team/app'), ...shared('registry.acme.example:443/app')
+  ]
+  const images = ['registry.acme.example/app', 'registry.acme.example:443/app', 'registry.acme.example/web', 'registry.shared.example:443/team/app', 'registry.shared.example/x'].map(image)
+  const tenants = ['acme', 'globex', 'beta', 'outsider']
+  const answers = (index: RegistryIndex) => images.flatMap(i => tenants.map(tenant => index.lookup(i, tenant)))
+  const reference = answers(RegistryIndex.build(grants, DEFAULT_PUBLIC_REGISTRIES))
+  fc.assert(fc.property(fc.shuffledSubarray(grants, { minLength: grants.length }), shuffled =>
+    isDeepStrictEqual(answers(RegistryIndex.build(shuffled, DEFAULT_PUBLIC_REGISTRIES)), reference)
+  ), { numRuns: 50 })
+  // images × tenants (acme, globex, beta, outsider), row by row
+  const acme = foreign('acme', 'registry.acme.example')
+  const globex = foreign('globex', 'registry.shared.example')
+  t.strictSame(reference, [
+    COVERED, UNCOVERED, acme, acme, // globex claims app/ by its :443 key, which the kubelet does not match here
+    COVERED, COVERED, COVERED, COVERED, // the shared :443/app key matches this spelling for everyone
+    COVERED, acme, acme, acme,
+    COVERED, UNCOVERED, UNCOVERED, foreign('acme', 'registry.shared.example/team'), // ':0443' is not '443' to the kubelet
+    globex, COVERED, globex, globex
+  ])
+})
+
+t.test('invalid keys are skipped and listed once, by their safe scope', async t => {
+  const grants = [
+    ...own('a', 'quay.io:abc', 'registry.a.example', 'reg[0-9].example.com', 'https://ci:tok-1@reg[0].example?token=tok-2'),
+    ...shared('quay.io:abc', '', 'https://ci:tok-3@reg[0].example?token=tok-4')
+  ]
   const index = RegistryIndex.build(grants, DEFAULT_PUBLIC_REGISTRIES)
-  t.strictSame(index.invalidKeys, ['quay.io:abc', 'reg[0-9].example.com', ''])
+  t.strictSame(index.invalidKeys, ['quay.io:…', 'reg[0-9].example.com', 'reg[0].example', ''], 'two keys that differ only in their hidden parts are one entry')
   t.strictSame(index.lookup(image('registry.a.example/x'), 'a'), COVERED, 'valid keys still work')
   t.strictSame(index.lookup(image('quay.io/x'), 'a'), UNCOVERED)
 })
