@@ -84,8 +84,9 @@ export class LeaderElector {
     this.stopped = true
     clearTimeout(this.timer)
     await this.running
-    if (!this.leading) return
     await this.stopLeading('stopping')
+    // Released even after stepping down (a missed renew deadline): the Lease may still name us. If
+    // another replica took it meanwhile, the stale resourceVersion makes this a harmless 409.
     const record = this.observation?.record
     if (record === undefined || record.holderIdentity !== this.options.identity) return
     try {
