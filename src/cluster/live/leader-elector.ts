@@ -26,12 +26,9 @@ export interface LeaderElectorOptions {
   nowMs?: () => number
 }
 
-/** A Date that serialises as Kubernetes' MicroTime: six fractional digits, which the API server requires. */
-class MicroTime extends Date {
-  override toISOString (): string {
-    return super.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z')
-  }
-}
+// Lease times are MicroTime: the API server wants six fractional digits, and Date#toISOString
+// writes three. client-node's V1MicroTime pads them; its deserializer hands back plain strings.
+const MicroTime = k8s.V1MicroTime
 
 export class LeaderElector {
   private readonly log: Logger
