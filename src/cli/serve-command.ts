@@ -58,22 +58,29 @@ export async function runServe (argv: string[]): Promise<number> {
     ensureTimeoutMs: config.ensureTimeoutMs,
     namespaceLookupTimeoutMs: config.namespaceLookupTimeoutMs
   })
-  await startServer({
-    service,
-    view,
-    logger,
-    metrics,
-    onShutdown: async () => { await view.stop?.() },
-    config: {
-      host: config.host,
-      port: config.port,
-      metricsPort: config.metricsPort,
-      tlsCertFile: config.tlsCert,
-      tlsKeyFile: config.tlsKey,
-      bodyLimitBytes: config.bodyLimitBytes,
-      shutdownDelaySeconds: config.shutdownDelaySeconds
-    }
-  })
+  try {
+    await startServer({
+      service,
+      view,
+      logger,
+      metrics,
+      onShutdown: async () => { await view.stop?.() },
+      config: {
+        host: config.host,
+        port: config.port,
+        metricsPort: config.metricsPort,
+        tlsCertFile: config.tlsCert,
+        tlsKeyFile: config.tlsKey,
+        bodyLimitBytes: config.bodyLimitBytes,
+        shutdownDelaySeconds: config.shutdownDelaySeconds
+      }
+    })
+  } catch (err) {
+    // A port in use, an unreadable certificate: the live view's informers would go on retrying the API
+    // (and logging it) for seconds after the process has failed.
+    await view.stop?.()
+    throw err
+  }
   // The process now lives until SIGTERM/SIGINT; the server's shutdown sets the exit code.
   return 0
 }
