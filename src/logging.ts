@@ -107,3 +107,26 @@ export function createLogger ({ level, destination }: LoggerOptions): Logger {
 function redactedError (value: unknown): unknown {
   return redactSecrets(value)
 }
+
+/**
+ * A file descriptor written asynchronously: a write in flight collects the lines logged meanwhile into
+ * one, instead of one blocking write(2) per line on the event loop. Before the process exits, await
+ * flushLogs: pino's exit hook writes what is queued, but not what is already in flight.
+ */
+export function asynchronousDestination (fd: number): DestinationStream {
+  // minLength 1, not sonic-boom's default 0: its flush(cb) calls back at once when minLength is 0, even
+  // with a write in flight. With 1 it waits for that write; lines are never shorter, so each is still
+  // written as soon as it is logged.
+  return pino.destination({ dest: fd, sync: false, minLength: 1 })
+}
+
+/**
+ * Resolves once every line logged so far has been written (pino's logger.flush). Await it last before
+ * process.exit: the exit hook's flushSync writes the lines still queued at once, but a write already
+ * handed to libuv's thread pool lands after them, so the log would end out of order.
+ */
+export function flushLogs (logger: Logger): Promise<void> {
+  // The error, if any, is the fsync sonic-boom runs after the write: a pipe (stdout under Kubernetes)
+  // has nothing to sync and refuses. The lines have been written by then.
+  return new Promise(resolve => { logger.flush(() => { resolve() }) })
+}

@@ -1,12 +1,11 @@
 // `pullguard serve`: wires config → cluster view → review service → HTTPS server.
 
-import { pino } from 'pino'
 import { StaticClusterView } from '../cluster/static-view.js'
 import type { ClusterView } from '../cluster/view.js'
 import { hostname } from 'node:os'
 import type { LeaderElectionSettings } from '../cluster/live/live-view.js'
 import { admissionOptionsOf, loadConfig, type Config } from '../config/config.js'
-import { createLogger } from '../logging.js'
+import { asynchronousDestination, createLogger } from '../logging.js'
 import { ReviewService } from '../review-service.js'
 import { createMetrics } from '../server/metrics.js'
 import { startServer } from '../server/serve.js'
@@ -14,9 +13,9 @@ import { logCredentialIssues } from './credential-issues.js'
 
 export async function runServe (argv: string[]): Promise<number> {
   const { config, origins } = loadConfig('serve', argv, process.env)
-  // Asynchronous stdout: a write in flight collects the lines logged meanwhile into one, instead of one
-  // blocking write(2) per review line on the event loop. pino flushes what is buffered on exit.
-  const logger = createLogger({ level: config.logLevel, destination: pino.destination({ dest: 1, sync: false }) })
+  // Asynchronous stdout: one review line per request must not cost a blocking write(2) on the event loop.
+  // The server flushes it before its exit; the other ends below return, and the event loop drains it.
+  const logger = createLogger({ level: config.logLevel, destination: asynchronousDestination(1) })
   const options = admissionOptionsOf(config)
   // One registry for everything: live mode's controller metrics and the server's admission metrics.
   const metrics = createMetrics()
@@ -59,22 +58,29 @@ export async function runServe (argv: string[]): Promise<number> {
     ensureTimeoutMs: config.ensureTimeoutMs,
     namespaceLookupTimeoutMs: config.namespaceLookupTimeoutMs
   })
-  await startServer({
-    service,
-    view,
-    logger,
-    metrics,
-    onShutdown: async () => { await view.stop?.() },
-    config: {
-      host: config.host,
-      port: config.port,
-      metricsPort: config.metricsPort,
-      tlsCertFile: config.tlsCert,
-      tlsKeyFile: config.tlsKey,
-      bodyLimitBytes: config.bodyLimitBytes,
-      shutdownDelaySeconds: config.shutdownDelaySeconds
-    }
-  })
+  try {
+    await startServer({
+      service,
+      view,
+      logger,
+      metrics,
+      onShutdown: async () => { await view.stop?.() },
+      config: {
+        host: config.host,
+        port: config.port,
+        metricsPort: config.metricsPort,
+        tlsCertFile: config.tlsCert,
+        tlsKeyFile: config.tlsKey,
+        bodyLimitBytes: config.bodyLimitBytes,
+        shutdownDelaySeconds: config.shutdownDelaySeconds
+      }
+    })
+  } catch (err) {
+    // A port in use, an unreadable certificate: the live view's informers would go on retrying the API
+    // (and logging it) for seconds after the process has failed.
+    await view.stop?.()
+    throw err
+  }
   // The process now lives until SIGTERM/SIGINT; the server's shutdown sets the exit code.
   return 0
 }

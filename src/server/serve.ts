@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import type { ClusterView } from '../cluster/view.js'
-import type { Logger } from '../logging.js'
+import { flushLogs, type Logger } from '../logging.js'
 import { buildApp, SERVER_TIMEOUTS, type Reviewer } from './app.js'
 import { createMetrics, startMetricsServer, urlHost, type Metrics, type MetricsServer } from './metrics.js'
 import {
@@ -44,7 +44,7 @@ export interface StartServerOptions {
   config: ServerConfig
   /** a registry other modules have already added to; a fresh one when absent */
   metrics?: Metrics
-  /** SIGTERM/SIGINT (and uncaught errors) shut down gracefully and exit the process; default true */
+  /** SIGTERM/SIGINT (and uncaught errors) shut down gracefully, flush the logger and exit the process; default true */
   handleSignals?: boolean
   /** runs once the last review has been answered: stop what feeds the service (informers, queues) */
   onShutdown?: () => Promise<void>
@@ -135,7 +135,12 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
     }, async ({ signal, err }) => {
       if (err !== undefined) logger.fatal({ err }, 'uncaught error, shutting down')
       else logger.info({ signal }, 'signal received, shutting down')
-      await shutdown()
+      try {
+        await shutdown()
+      } finally {
+        // close-with-grace calls process.exit as soon as this settles: nothing may be in flight then.
+        await flushLogs(logger)
+      }
     })
 
   async function shutdown (): Promise<void> {

@@ -1,5 +1,8 @@
 import t from 'tap'
-import { createLogger, REDACTED, type Logger } from '../../src/logging.js'
+import { pbkdf2 } from 'node:crypto'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { asynchronousDestination, createLogger, flushLogs, REDACTED, type Logger } from '../../src/logging.js'
 
 // Credentials in every form pullguard handles them: the basic-auth pair, its base64 `auth`, the
 // dockerconfigjson text and its base64 in Secret data, and an API bearer token.
@@ -101,4 +104,21 @@ t.test('levels below the threshold are dropped', async t => {
   logger.debug({ secret }, 'quiet')
   logger.warn('loud')
   t.equal(lines.length, 1)
+})
+
+t.test('flushLogs resolves once every line is written, even with the write still queued', async t => {
+  const file = join(t.testdir(), 'log')
+  const fd = openSync(file, 'w')
+  t.teardown(() => { closeSync(fd) })
+  const logger = createLogger({ level: 'info', destination: asynchronousDestination(fd) })
+  // Every thread of libuv's pool busy: the destination's write waits its turn, as it does on a busy
+  // server. A flush that does not wait for it would find the file empty.
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4)
+  const busy = Array.from({ length: threads }, () => new Promise(resolve => { pbkdf2('busy', 'salt', 100_000, 64, 'sha512', resolve) }))
+  logger.info('first')
+  logger.info('last')
+  await flushLogs(logger)
+  const messages = readFileSync(file, 'utf8').split('\n').filter(line => line !== '').map(line => (JSON.parse(line) as { msg: string }).msg)
+  t.same(messages, ['first', 'last'])
+  await Promise.all(busy)
 })

@@ -1,0 +1,45 @@
+// Every end of `pullguard serve`, with every line it logged on stdout, in order: stdout is written
+// asynchronously, and lines still queued when the process exits would land late or not at all.
+
+import t from 'tap'
+import { createServer, type AddressInfo } from 'node:net'
+import { podCreateReview } from '../support/cluster.js'
+import { logLines, post, run, serving, STANDALONE } from './serve-process.js'
+
+const SHUTDOWN = ['draining: readiness failing, still answering reviews', 'shut down']
+
+// The thread pool busy when shutdown starts: the first shutdown line is still queued for writing when
+// the last is logged, and the exit must wait for it instead of writing the others ahead of it.
+t.test('SIGTERM with the thread pool busy: the shutdown lines arrive, in order', async t => {
+  const server = run(t, [...STANDALONE, '--port', '0'], { busyThreadpool: true })
+  const url = await serving(server)
+  t.equal((await post(url, JSON.stringify(podCreateReview()))).status, 200)
+  server.child.kill('SIGTERM')
+  t.equal(await server.closed, 0)
+  const messages = logLines(server.output()).map(line => line.msg)
+  t.same(messages.slice(messages.indexOf('review')), ['review', 'signal received, shutting down', ...SHUTDOWN])
+})
+
+t.test('an uncaught error: the fatal line and the shutdown arrive, in order, and the exit code is 1', async t => {
+  const server = run(t, [...STANDALONE, '--port', '0'], { busyThreadpool: true })
+  await serving(server)
+  server.child.stdin.write('throw\n')
+  t.equal(await server.closed, 1)
+  const lines = logLines(server.output())
+  t.same(lines.slice(-3).map(line => line.msg), ['uncaught error, shutting down', ...SHUTDOWN])
+  t.match(lines.at(-3), { level: 'fatal', err: { message: 'injected fault' } })
+})
+
+// A failed start ends with runServe throwing and no process.exit: the event loop writes out the log
+// first. (Live mode's "no usable cluster configuration" end is tested in test/cluster/serve-live.)
+t.test('port in use: exit 1, the error on stderr, and every line logged until then on stdout', async t => {
+  const taken = createServer()
+  await new Promise<void>(resolve => { taken.listen(0, '127.0.0.1', resolve) })
+  t.teardown(() => { taken.close() })
+  const failed = run(t, [...STANDALONE, '--port', String((taken.address() as AddressInfo).port)])
+  t.equal(await failed.closed, 1)
+  t.match(failed.stderr(), /EADDRINUSE/)
+  const messages = logLines(failed.output()).map(line => line.msg)
+  t.equal(messages.at(-2), 'configuration loaded')
+  t.match(messages.at(-1), /^NO TLS CERTIFICATE GIVEN/, 'the last line before the failure arrived')
+})
