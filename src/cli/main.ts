@@ -3,9 +3,7 @@
 
 import { ConfigError } from '../config/config.js'
 import { ManifestError } from '../cluster/static-view.js'
-import { KeyPairError } from '../server/tls.js'
 import { runReview, UsageError } from './review-command.js'
-import { runServe } from './serve-command.js'
 import { usage } from './usage.js'
 
 async function main (argv: string[]): Promise<number> {
@@ -20,7 +18,8 @@ async function main (argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'review': return await runReview(rest)
-    case 'serve': return await runServe(rest)
+    // Loaded only for serve: Fastify, prom-client and the TLS stack cost `review` a second or more.
+    case 'serve': return await (await import('./serve-command.js')).runServe(rest)
     default:
       process.stderr.write(`pullguard: unknown command ${JSON.stringify(command)}\n\n${usage()}`)
       return 2
@@ -36,7 +35,7 @@ main(process.argv.slice(2)).then(
     } else if (error instanceof ManifestError) {
       process.stderr.write(`pullguard: objects file ${error.message}\n`)
       process.exitCode = 1
-    } else if (error instanceof KeyPairError) {
+    } else if (error instanceof Error && error.name === 'KeyPairError') {
       // A bad certificate file is the operator's to fix, not a bug: its message, without a stack.
       process.stderr.write(`pullguard: ${error.message}\n`)
       process.exitCode = 1
