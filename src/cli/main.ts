@@ -26,6 +26,8 @@ async function main (argv: string[]): Promise<number> {
   }
 }
 
+// exitCode, never process.exit: the process ends once the event loop has written out the answer and
+// the log (serve's is asynchronous). A running server exits through its own shutdown (src/server/serve.ts).
 main(process.argv.slice(2)).then(
   code => { process.exitCode = code },
   (error: unknown) => {
