@@ -226,7 +226,7 @@ export class LiveClusterView implements ClusterView {
    * Every cache a write would be decided from has synced and heard from the API server lately. For
    * one namespace, a live lookup of it stands in for the namespace cache: it is newer still.
    */
-  private inputsFresh (namespace?: string): boolean {
+  inputsFresh (namespace?: string): boolean {
     if (!this.synced) return false
     const [namespaces, ...secrets] = this.informers
     return secrets.every(informer => informer.isFresh()) &&
