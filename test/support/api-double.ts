@@ -313,6 +313,8 @@ class Store {
   /** watches from an older resourceVersion get 410 Expired: the history after it is gone */
   compactedThrough = 0
   private readonly objects = new Map<string, Map<string, KubeObject>>(RESOURCES.map((r) => [r.plural, new Map()]))
+  /** per resource: its objects sorted by key, until the next write to it */
+  private readonly sorted = new Map<string, KubeObject[]>()
   private history: Change[] = []
   private readonly historyLimit: number
   private readonly onChange: (change: Change) => void
@@ -329,10 +331,20 @@ class Store {
 
   /** sorted by namespace/name, as etcd keys are */
   list (resource: ResourceKind, namespace?: string): KubeObject[] {
-    return [...this.table(resource).values()]
-      .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
-      .sort((a, b) => keyOf(a) < keyOf(b) ? -1 : 1)
-      .map(clone)
+    return this.stored(resource, namespace).map(clone)
+  }
+
+  /**
+   * `list()` without the copies: the stored objects themselves, to read and never change. The order
+   * is kept until the next write, so that a list page costs about what it returns, as in etcd.
+   */
+  stored (resource: ResourceKind, namespace?: string): readonly KubeObject[] {
+    let sorted = this.sorted.get(resource.plural)
+    if (sorted === undefined) {
+      sorted = [...this.table(resource).values()].sort((a, b) => keyOf(a) < keyOf(b) ? -1 : 1)
+      this.sorted.set(resource.plural, sorted)
+    }
+    return namespace === undefined ? sorted : sorted.filter((o) => o.metadata.namespace === namespace)
   }
 
   changesSince (resourceVersion: number, resource: ResourceKind): Change[] {
@@ -429,6 +441,7 @@ class Store {
       }
     }
     this.table(resource).delete(keyOf(old))
+    this.sorted.delete(resource.plural)
     return this.commit('DELETED', resource, clone(old), old)
   }
 
@@ -470,6 +483,7 @@ class Store {
     const resourceVersion = ++this.resourceVersion
     obj.metadata.resourceVersion = String(resourceVersion)
     if (type !== 'DELETED') this.table(resource).set(keyOf(obj), obj)
+    this.sorted.delete(resource.plural)
     const change: Change = { type, resource, object: clone(obj), ...(previous ? { previous } : {}), resourceVersion }
     this.history.push(change)
     if (this.history.length > this.historyLimit) this.compactedThrough = this.history.shift()!.resourceVersion
@@ -1013,7 +1027,8 @@ export class ApiDouble {
       })
     }
     const matches = this.matcherFor(route, query)
-    let items = this.store.list(resource, namespace).filter(matches)
+    // copies of the page's items only (below), not of the whole collection
+    let items = this.store.stored(resource, namespace).filter(matches)
     let listVersion = current
     const token = query.get('continue')
     if (token) {
@@ -1035,7 +1050,7 @@ export class ApiDouble {
       apiVersion: 'v1',
       metadata: { resourceVersion: String(listVersion), ...(next ? { continue: next } : {}) },
       // list items come without kind and apiVersion from the real apiserver too
-      items: items.map(({ kind: _kind, apiVersion: _apiVersion, ...rest }) => rest)
+      items: items.map(clone).map(({ kind: _kind, apiVersion: _apiVersion, ...rest }) => rest)
     }
   }
 
