@@ -12,7 +12,7 @@ import type { Logger } from '../../logging.js'
 import type { Metrics } from '../../server/metrics.js'
 import { CredentialState } from '../credential-state.js'
 import type { ClusterSnapshot, ClusterView, EnsureResult, ManagedSecretSpec } from '../view.js'
-import { Informer, type InformerEvent, type InformerTiming } from './informer.js'
+import { Informer, SECRET_PAGE_SIZE, type InformerEvent, type InformerTiming } from './informer.js'
 import { apiFailure, isStatus, loadKubeConfig, withTimeout } from './kube-client.js'
 import { registerLiveMetrics } from './live-metrics.js'
 import { storedSecret, type StoredSecret } from '../managed-secret.js'
@@ -75,6 +75,7 @@ export class LiveClusterView implements ClusterView {
       name: 'credentials',
       path: `/api/v1/namespaces/${encodeURIComponent(options.credentialsNamespace)}/secrets`,
       listPage: (request, call) => core.listNamespacedSecret({ namespace: options.credentialsNamespace, ...request }, call),
+      timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
       keep: withoutManagedFields,
       onEvent: () => this.credentialsChanged()
     })
@@ -86,6 +87,7 @@ export class LiveClusterView implements ClusterView {
       path: '/api/v1/secrets',
       fieldSelector: `metadata.name=${options.managedSecretName}`,
       listPage: (request, call) => core.listSecretForAllNamespaces(request, call),
+      timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
       keep: storedSecret,
       onEvent: (event, secret) => {
         const namespace = secret.metadata?.namespace
