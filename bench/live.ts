@@ -13,7 +13,7 @@ import type * as ManagedSecret from '../src/cluster/managed-secret.js'
 import type { AdmissionReview } from '../src/admission/types.js'
 import type { SecretObject } from '../src/admission/credentials.js'
 import { ApiDouble, type RequestRecord } from '../test/support/api-double.ts'
-import { HOST, IMAGE_NODE_FLAGS, freePort, rssBytesOf, spawnNode, stopChild, waitForHttps } from './children.ts'
+import { HOST, IMAGE_NODE_FLAGS, cpuSecondsOf, freePort, rssBytesOf, spawnNode, stopChild, waitForHttps } from './children.ts'
 import { CLI_PATH, DEFAULT_ADMISSION_OPTIONS, load } from './dist.ts'
 import { CREDENTIALS_NAMESPACE, loadReview, reviewInNamespace, syntheticCluster, type ClusterSize } from './fixtures.ts'
 import { quantile, round } from './stats.ts'
@@ -35,6 +35,8 @@ export interface LiveRow extends ClusterSize {
   seeded: { namespaces: number, credentialSecrets: number, managedSecrets: number }
   /** spawn → first /readyz 200 (polled every 50 ms, a fresh TLS connection each) */
   readyMs: number
+  /** the server's CPU (user + system) from spawn to ready: steadier than readyMs on a busy machine */
+  cpuSecToReady: number
   rssAtReadyBytes: number
   /** after settleSec more seconds idle */
   rssIdleBytes: number
@@ -45,6 +47,8 @@ export interface LiveRow extends ClusterSize {
   afterGc: { rssBytes: number, heapUsedBytes: number, heapTotalBytes: number, externalBytes: number } | undefined
   reviews: number
   latencyMs: { p50: number, p90: number, p99: number, max: number }
+  /** the server's CPU while the reviews ran, per review (TLS, HTTP, decision and GC) */
+  cpuUsPerReview: number
   /** API requests from spawn to the idle reading (lists, watches, and writes if the content differed) */
   startupRequests: RequestSummary
   /** API requests while the reviews ran: steady state, should be none */
@@ -67,6 +71,8 @@ export interface LiveResult {
 
 const READY_TIMEOUT_MS = 180_000
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete'])
+/** sent before the measured reviews, unrecorded (their CPU is in cpuUsPerReview) */
+const WARM_UP_REVIEWS = 20
 
 export async function runLive (config: LiveConfig, dir: string, log: (line: string) => void): Promise<LiveResult> {
   const rows: LiveRow[] = []
@@ -95,6 +101,7 @@ async function measureSize (size: ClusterSize, config: LiveConfig, dir: string, 
     try {
       await waitForHttps(child, port, '/readyz', READY_TIMEOUT_MS)
       const readyMs = performance.now() - spawnedAt
+      const cpuSecToReady = cpuSecondsOf(child.pid) ?? Number.NaN
       const rssAtReadyBytes = rssBytesOf(child.pid) ?? Number.NaN
       await sleep(config.settleSec * 1000)
       const rssIdleBytes = rssBytesOf(child.pid) ?? Number.NaN
@@ -102,7 +109,9 @@ async function measureSize (size: ClusterSize, config: LiveConfig, dir: string, 
       log(`live ${label}: ready in ${Math.round(readyMs)} ms, ${Math.round(rssIdleBytes / 2 ** 20)} MB idle; ${startupRequests.total} API requests (${startupRequests.writes} writes)`)
 
       api.clearRequests()
+      const cpuBeforeReviews = cpuSecondsOf(child.pid) ?? Number.NaN
       const latencies = await sendReviews(port, cluster, config.reviews)
+      const cpuUsPerReview = ((cpuSecondsOf(child.pid) ?? Number.NaN) - cpuBeforeReviews) * 1e6 / (WARM_UP_REVIEWS + latencies.length)
       const reviewRequests = summarise(api.requests)
       const rssAfterReviewsBytes = rssBytesOf(child.pid) ?? Number.NaN
       const rssPeakBytes = peakRssOf(child.pid) ?? Number.NaN
@@ -115,6 +124,7 @@ async function measureSize (size: ClusterSize, config: LiveConfig, dir: string, 
         ...size,
         seeded,
         readyMs: Math.round(readyMs),
+        cpuSecToReady: round(cpuSecToReady, 2),
         rssAtReadyBytes,
         rssIdleBytes,
         rssAfterReviewsBytes,
@@ -122,6 +132,7 @@ async function measureSize (size: ClusterSize, config: LiveConfig, dir: string, 
         afterGc,
         reviews: latencies.length,
         latencyMs: { p50: round(quantile(sorted, 0.5), 3), p90: round(quantile(sorted, 0.9), 3), p99: round(quantile(sorted, 0.99), 3), max: round(sorted.at(-1) ?? Number.NaN, 3) },
+        cpuUsPerReview: round(cpuUsPerReview, 1),
         startupRequests,
         reviewRequests
       }
@@ -178,7 +189,7 @@ async function sendReviews (port: number, cluster: ReturnType<typeof syntheticCl
     return { uid: review.request?.uid, body: Buffer.from(JSON.stringify(review)) }
   })
   // warm the connection and the JIT on a few, unrecorded
-  for (const { uid, body } of bodies.slice(0, 20)) await post(agent, port, body, uid)
+  for (const { uid, body } of bodies.slice(0, WARM_UP_REVIEWS)) await post(agent, port, body, uid)
   const latencies: number[] = []
   try {
     for (const { uid, body } of bodies) {

@@ -38,6 +38,16 @@ export interface InformerTiming {
   staleAfterMs: number
 }
 
+/**
+ * Items per list page for Secrets. A page is held several times over while it is read (the body's
+ * chunks, its text, the parsed JSON, the client's typed copy) and lives across young-generation GCs,
+ * so much of it lands in the old generation until the next full GC. A managed Secret carries a
+ * tenant's merged credentials (~4 KB in the bench's cluster): 500 of them make a 2 MB page, 100 about
+ * 0.4 MB. At 10,000 namespaces that is ~90 more list requests at startup, and the live bench's peak
+ * RSS fell from 258-319 MB to 213-246 MB.
+ */
+export const SECRET_PAGE_SIZE = 100
+
 export const DEFAULT_INFORMER_TIMING: InformerTiming = {
   listTimeoutMs: 60_000,
   pageSize: 500,

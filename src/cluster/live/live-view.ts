@@ -12,7 +12,7 @@ import type { Logger } from '../../logging.js'
 import { ClusterModel } from '../cluster-model.js'
 import { storedSecret, type StoredSecret } from '../managed-secret.js'
 import type { ClusterView, EnsureResult } from '../view.js'
-import { Informer, type InformerTiming } from './informer.js'
+import { Informer, SECRET_PAGE_SIZE, type InformerTiming } from './informer.js'
 import { LeaderElector } from './leader-elector.js'
 import type { LeaseTiming } from './lease.js'
 import { apiFailure, isStatus, withTimeout } from './kube-client.js'
@@ -87,6 +87,7 @@ export class LiveClusterView implements ClusterView {
       name: 'credentials',
       path: `/api/v1/namespaces/${encodeURIComponent(options.credentialsNamespace)}/secrets`,
       listPage: (request, call) => core.listNamespacedSecret({ namespace: options.credentialsNamespace, ...request }, call),
+      timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
       keep: withoutManagedFields,
       onEvent: (event, secret) => {
         if (event === 'delete') model.credentialSecretDeleted(secret.metadata?.name ?? '')
@@ -102,6 +103,7 @@ export class LiveClusterView implements ClusterView {
       path: '/api/v1/secrets',
       fieldSelector: `metadata.name=${options.managedSecretName}`,
       listPage: (request, call) => core.listSecretForAllNamespaces(request, call),
+      timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
       keep: storedSecret,
       onEvent: (event, secret) => {
         const namespace = secret.metadata?.namespace
