@@ -4,15 +4,14 @@
 // stay as the kubelet reads them.
 
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { decide } from '../../src/admission/decide.js'
 import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions } from '../../src/admission/options.js'
 import type { AdmissionRequest, Pod } from '../../src/admission/types.js'
 import { ClusterModel } from '../../src/cluster/cluster-model.js'
 import { StaticClusterView } from '../../src/cluster/static-view.js'
+import { runCli } from '../support/cli.js'
 import { auth, credentialSecret, namespace, podCreateReview } from '../support/cluster.js'
 
 const DENY: AdmissionOptions = { ...DEFAULT_ADMISSION_OPTIONS, foreignRegistryPolicy: 'deny' }
@@ -145,22 +144,7 @@ t.test('warnings, denials and audit notes: owner scopes only', async t => {
   }
 })
 
-interface Run { code: number | null, stdout: string, stderr: string }
-
-/** the built CLI (npm test builds first), as an admin's script runs it */
-function pullguard (args: string[], stdin: string): Promise<Run> {
-  const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args])
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', chunk => { stdout += chunk })
-    child.stderr.on('data', chunk => { stderr += chunk })
-    child.on('error', reject)
-    child.on('close', code => resolve({ code, stdout, stderr }))
-    child.stdin.end(stdin)
-  })
-}
+const pullguard = runCli
 
 t.test('pullguard review: the credential issues it logs and the answer it prints hide every token', async t => {
   const objects = join(t.testdir(), 'cluster.json')

@@ -1,28 +1,12 @@
 // Spawns the built CLI (npm test builds first), as an admin's script would run it.
 
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { CLI as cli, runCli } from '../support/cli.js'
 import { decodePatch, podCreateReview } from '../support/cluster.js'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
-const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 const objects = fileURLToPath(new URL('../../examples/standalone/cluster.yaml', import.meta.url))
-
-interface Run { code: number | null, stdout: string, stderr: string }
-
-function pullguard (args: string[], stdin = '', env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', chunk => { stdout += chunk })
-    child.stderr.on('data', chunk => { stderr += chunk })
-    child.on('error', reject)
-    child.on('close', code => resolve({ code, stdout, stderr }))
-    child.stdin.end(stdin)
-  })
-}
+const pullguard = runCli
 
 t.test('review answers the fixture on stdout', async t => {
   const run = await pullguard(['review', '--objects', objects, '--log-level', 'silent'], JSON.stringify(podCreateReview()))
