@@ -66,7 +66,6 @@ export class LiveClusterView implements ClusterView {
       ...common,
       name: 'namespaces',
       path: '/api/v1/namespaces',
-      listPage: (request, call) => core.listNamespace(request, call),
       keep: keptNamespace,
       onEvent: (event, namespace) => this.namespaceChanged(event, namespace)
     })
@@ -74,7 +73,6 @@ export class LiveClusterView implements ClusterView {
       ...common,
       name: 'credentials',
       path: `/api/v1/namespaces/${encodeURIComponent(options.credentialsNamespace)}/secrets`,
-      listPage: (request, call) => core.listNamespacedSecret({ namespace: options.credentialsNamespace, ...request }, call),
       timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
       keep: withoutManagedFields,
       onEvent: () => this.credentialsChanged()
@@ -86,7 +84,6 @@ export class LiveClusterView implements ClusterView {
       name: 'managed-secrets',
       path: '/api/v1/secrets',
       fieldSelector: `metadata.name=${options.managedSecretName}`,
-      listPage: (request, call) => core.listSecretForAllNamespaces(request, call),
       timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
       keep: storedSecret,
       onEvent: (event, secret) => {
