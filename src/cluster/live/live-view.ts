@@ -5,7 +5,7 @@
 
 import * as k8s from '@kubernetes/client-node'
 import type { Registry } from 'prom-client'
-import type { SecretObject } from '../../admission/credentials.js'
+import { DOCKER_CFG_TYPE, DOCKER_CONFIG_JSON_TYPE, type SecretObject } from '../../admission/credentials.js'
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type AdmissionOptions } from '../../admission/options.js'
 import { admissionOptionsOf, type Config } from '../../config/config.js'
 import type { Logger } from '../../logging.js'
@@ -74,7 +74,7 @@ export class LiveClusterView implements ClusterView {
       name: 'credentials',
       path: `/api/v1/namespaces/${encodeURIComponent(options.credentialsNamespace)}/secrets`,
       timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
-      keep: withoutManagedFields,
+      keep: keptCredentialSecret,
       onEvent: () => this.credentialsChanged()
     })
     // The field selector lets RBAC grant list/watch on this one resourceName only. Kept trimmed: the
@@ -326,6 +326,19 @@ export function withoutManagedFields<T extends k8s.KubernetesObject> (object: T)
   if (object.metadata?.managedFields == null) return object
   const { managedFields: _dropped, ...metadata } = object.metadata
   return { ...object, metadata }
+}
+
+/**
+ * What the credentials cache keeps: the Secret without managedFields, and without its data unless
+ * its type is one a credential source can have. Nothing reads the data of the others (a Helm
+ * release, the webhook's TLS Secret) when they share the credentials namespace; their labels and
+ * type still reach the credential problems log.
+ */
+export function keptCredentialSecret (secret: k8s.V1Secret): k8s.V1Secret {
+  const kept = withoutManagedFields(secret)
+  if (kept.data == null || kept.type === DOCKER_CONFIG_JSON_TYPE || kept.type === DOCKER_CFG_TYPE) return kept
+  const { data: _dropped, ...rest } = kept
+  return rest
 }
 
 export interface LiveModeDeps {
