@@ -41,6 +41,8 @@ export interface HttpConfig {
   cli?: string
   /** other builds' CLIs (dist/cli/main.js of copies) measured in the same rotation, for A/B of changes */
   candidateClis?: readonly string[]
+  /** per candidate, by position: Node flags added to the image's */
+  candidateNodeFlags?: ReadonlyArray<readonly string[]>
   latency: { rate: number, warmupSec: number, durationSec: number, baselineDurationSec: number }
 }
 
@@ -119,7 +121,9 @@ export async function runHttp (config: HttpConfig, dir: string, log: (line: stri
     const rotation: Server[] = [pullguard, baseline]
     if (config.infoLogging) rotation.push(await startPullguard('pullguard (log info)', cli, 'info'))
     for (const [i, candidate] of (config.candidateClis ?? []).entries()) {
-      rotation.push(await startPullguard(`candidate ${i + 1}`, candidate, 'warn'))
+      const nodeFlags = [...config.candidateNodeFlags?.[i] ?? []]
+      const name = `candidate ${i + 1}${nodeFlags.length > 0 ? ` (${nodeFlags.join(' ')})` : ''}`
+      rotation.push(await startPullguard(name, candidate, 'warn', nodeFlags))
     }
     servers.push(...rotation.slice(2))
 

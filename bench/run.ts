@@ -97,6 +97,9 @@ const USAGE = `usage: node bench/run.ts [options]   (npm run bench -- [options] 
                        always use this checkout's dist/)
   --candidate FILE     also load another build's CLI (e.g. /tmp/copy/dist/cli/main.js) in the same
                        alternating rotation, to measure a change to src/ before making it; repeatable
+  --candidate-node-flags=FLAGS
+                       Node flags added to the image's for the candidate in the same position (e.g.
+                       --candidate-node-flags="--optimize-for-size" with --candidate dist/cli/main.js: a flag's cost)
   --rounds N           alternating throughput rounds per server (default 8, quick 1)
   --check              exit 1 when a bar fails
   --out DIR            where results go (default bench/results)
@@ -109,6 +112,7 @@ async function main (): Promise<number> {
       only: { type: 'string' },
       cli: { type: 'string' },
       candidate: { type: 'string', multiple: true },
+      'candidate-node-flags': { type: 'string', multiple: true },
       rounds: { type: 'string' },
       check: { type: 'boolean', default: false },
       live: { type: 'boolean', default: false },
@@ -161,7 +165,8 @@ async function main (): Promise<number> {
         ...mode.http,
         ...rounds !== undefined && { rounds },
         ...values.cli !== undefined && { cli: values.cli },
-        ...values.candidate !== undefined && { candidateClis: values.candidate }
+        ...values.candidate !== undefined && { candidateClis: values.candidate },
+        ...values['candidate-node-flags'] !== undefined && { candidateNodeFlags: values['candidate-node-flags'].map(flags => flags.split(' ').filter(Boolean)) }
       }, workDir, log)
     }
     if (runs('profile')) {

@@ -11,7 +11,7 @@ import type { CredentialGrant } from './registry-index.js'
 export const DOCKER_CONFIG_JSON_TYPE = 'kubernetes.io/dockerconfigjson'
 /** the data key a DOCKER_CONFIG_JSON_TYPE Secret keeps its config under */
 export const DOCKER_CONFIG_JSON_KEY = '.dockerconfigjson'
-const DOCKER_CFG_TYPE = 'kubernetes.io/dockercfg'
+export const DOCKER_CFG_TYPE = 'kubernetes.io/dockercfg'
 
 /** The parts of a core/v1 Secret pullguard reads. */
 export interface SecretObject {

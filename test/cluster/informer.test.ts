@@ -194,3 +194,33 @@ t.test('keep() trims the listed items and the watched objects alike', async t =>
   t.same(events.slice(3), ['add d kept', 'update a kept', 'delete b kept'])
   t.same(informer.get('managed', 'd'), { metadata: { name: 'managed', namespace: 'd', resourceVersion: api.get('Secret', 'd', 'managed')?.metadata.resourceVersion }, type: 'kept' })
 })
+
+t.test('without listPage: the path listed in pages as plain JSON, the same shape the watch delivers', async t => {
+  const { api, started } = await startApi(t)
+  seedSecrets(api)
+  const log = captureLog('debug')
+  const informer = new Informer<k8s.V1Secret>({
+    name: 'test',
+    kubeConfig: started.kubeConfig(),
+    path: '/api/v1/secrets',
+    fieldSelector: 'metadata.name=managed',
+    onEvent: () => {},
+    logger: log.logger,
+    timing: TIMING
+  })
+  t.teardown(() => informer.stop())
+  api.failNext(1, { status: 500 }, { verb: 'list' })
+  informer.start()
+  await informer.whenSynced()
+  t.same(names(informer), ['a/managed', 'b/managed', 'c/managed'])
+  t.match(log.records('list/watch failed; restarting'), [{ error: { code: 500 } }], 'a failed page restarts the list')
+  const lists = api.requests.filter(r => r.verb === 'list' && r.fault === undefined)
+  t.same(lists.map(r => [r.query.fieldSelector, r.query.limit, r.query.continue !== undefined]),
+    [['metadata.name=managed', '2', false], ['metadata.name=managed', '2', true]], 'two pages of two, selector and continue')
+  await api.waitForWatchers(1)
+  api.create({ kind: 'Namespace', metadata: { name: 'd' } })
+  api.create({ kind: 'Secret', metadata: { name: 'managed', namespace: 'd' } })
+  await waitFor(() => informer.get('managed', 'd') !== undefined, 'the watched Secret')
+  t.type(informer.get('managed', 'a')?.metadata?.creationTimestamp, 'string', 'listed')
+  t.type(informer.get('managed', 'd')?.metadata?.creationTimestamp, 'string', 'watched')
+})

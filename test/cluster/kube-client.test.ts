@@ -1,4 +1,5 @@
-// Finding the cluster as kubectl does, per-call timeouts, and reading the client's errors.
+// Finding the cluster as kubectl does, per-call timeouts, list pages as plain JSON, and reading the
+// client's errors.
 
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -6,7 +7,7 @@ import { delimiter, join } from 'node:path'
 import * as k8s from '@kubernetes/client-node'
 import t, { type Test } from 'tap'
 import { stringify as toYaml } from 'yaml'
-import { apiFailure, isStatus, loadKubeConfig, withTimeout } from '../../src/cluster/live/kube-client.js'
+import { apiFailure, isStatus, listPageAsJson, loadKubeConfig, withTimeout } from '../../src/cluster/live/kube-client.js'
 import { startApi } from './helper.js'
 
 async function tempDir (t: Test): Promise<string> {
@@ -107,6 +108,56 @@ t.test('typed calls: timeouts, and errors read as code + reason', async t => {
   const refused = await core.readNamespace({ name: 'team-a' }).catch((err: unknown) => err)
   t.match(apiFailure(refused), { reason: 'ECONNREFUSED', message: 'fetch failed' })
   t.notOk(isStatus(refused, 404))
+})
+
+t.test('list pages as plain JSON: selectors, limit and continue, the credentials, typed-call errors', async t => {
+  const { api, started } = await startApi(t)
+  for (const ns of ['a', 'b', 'c']) {
+    api.create({ kind: 'Namespace', metadata: { name: ns } })
+    api.create({ kind: 'Secret', metadata: { name: 'managed', namespace: ns, labels: { tier: ns === 'c' ? 'gold' : 'plain' } } })
+    api.create({ kind: 'Secret', metadata: { name: 'other', namespace: ns } })
+  }
+  const listPage = listPageAsJson<k8s.V1Secret>(started.kubeConfig(), '/api/v1/secrets')
+  const names = (page: k8s.KubernetesListObject<k8s.V1Secret>): string[] => page.items.map(s => `${s.metadata?.namespace}/${s.metadata?.name}`)
+
+  const first = await listPage({ fieldSelector: 'metadata.name=managed', limit: 2 }, withTimeout(1000))
+  t.same(names(first), ['a/managed', 'b/managed'])
+  t.equal(first.metadata?.resourceVersion, String(api.resourceVersion))
+  t.ok(first.metadata?._continue, 'the continue token, under the typed list\'s name')
+  t.type(first.items[0]?.metadata?.creationTimestamp, 'string', 'plain JSON, as watch events are: no model classes, no Dates')
+  const last = await listPage({ fieldSelector: 'metadata.name=managed', limit: 2, _continue: first.metadata!._continue! }, withTimeout(1000))
+  t.same(names(last), ['c/managed'])
+  t.notOk(last.metadata?._continue)
+  t.same(names(await listPage({ labelSelector: 'tier=gold', limit: 10 }, withTimeout(1000))), ['c/managed'])
+  const lists = api.requests.filter(r => r.verb === 'list')
+  t.same(lists.map(r => r.query), [
+    { fieldSelector: 'metadata.name=managed', limit: '2' },
+    { fieldSelector: 'metadata.name=managed', limit: '2', continue: first.metadata!._continue! },
+    { labelSelector: 'tier=gold', limit: '10' }
+  ])
+
+  const stranger = new k8s.KubeConfig()
+  stranger.loadFromOptions({
+    clusters: [{ name: 'c', server: started.url, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 'not-the-token' }],
+    contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+    currentContext: 'c'
+  })
+  const unauthorized = await listPageAsJson(stranger, '/api/v1/secrets')({ limit: 10 }, withTimeout(1000)).catch((err: unknown) => err)
+  t.ok(unauthorized instanceof k8s.ApiException, 'what a typed call throws')
+  t.match(apiFailure(unauthorized), { code: 401, reason: 'Unauthorized' })
+
+  api.create({ kind: 'Secret', metadata: { name: 'fresh', namespace: 'a' } })
+  api.compact()
+  const expired = await listPage({ limit: 2, _continue: first.metadata!._continue! }, withTimeout(1000)).catch((err: unknown) => err)
+  t.ok(isStatus(expired, 410, 'Expired'), 'an expired continue token: 410 with its Status')
+
+  api.injectFault({ verb: 'list' }, 'hang', { times: 1 })
+  const startedAt = performance.now()
+  const hung = await listPage({ limit: 2 }, withTimeout(100)).catch((err: unknown) => err)
+  t.ok(performance.now() - startedAt < 1000, 'the call options\' signal aborts it')
+  t.match(apiFailure(hung), { reason: 'TimeoutError' })
+  api.releaseHung()
 })
 
 t.test('kubeconfig errors name the file and never quote it (it holds credentials)', async t => {

@@ -2,7 +2,7 @@
 
 import type * as k8s from '@kubernetes/client-node'
 import t from 'tap'
-import { keptNamespace, withoutManagedFields } from '../../src/cluster/live/live-view.js'
+import { keptCredentialSecret, keptNamespace, withoutManagedFields } from '../../src/cluster/live/live-view.js'
 
 const managedFields = [{ manager: 'kubectl', operation: 'Apply', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': {} } }]
 
@@ -42,4 +42,16 @@ t.test('a credential Secret loses managedFields and nothing else', async t => {
   t.ok(secret.metadata?.managedFields, 'the object given is not changed')
   const plain: k8s.V1Secret = { metadata: { name: 'p' } }
   t.equal(withoutManagedFields(plain), plain, 'nothing to drop: the same object')
+})
+
+t.test('the credentials cache keeps data only of the Secret types a credential source can have', async t => {
+  const meta = { name: 's', namespace: 'creds', labels: { 'pullguard.dev/tenant': 'acme' }, resourceVersion: '3' }
+  for (const type of ['kubernetes.io/dockerconfigjson', 'kubernetes.io/dockercfg']) {
+    const secret: k8s.V1Secret = { metadata: { ...meta, managedFields }, type, data: { '.dockerconfigjson': 'e30=', '.dockercfg': 'e30=' } }
+    t.same(keptCredentialSecret(secret), { metadata: meta, type, data: secret.data }, type)
+  }
+  const release: k8s.V1Secret = { metadata: { ...meta, managedFields }, type: 'helm.sh/release.v1', data: { release: 'H4sIAAAA' } }
+  t.same(keptCredentialSecret(release), { metadata: meta, type: 'helm.sh/release.v1' }, 'type and labels stay: a labelled one is reported by type')
+  t.same(keptCredentialSecret({ metadata: meta, data: { token: 'x' } }), { metadata: meta }, 'no type: no data')
+  t.ok(release.data, 'the object given is not changed')
 })

@@ -11,7 +11,7 @@
 
 import * as k8s from '@kubernetes/client-node'
 import type { Logger } from '../../logging.js'
-import { apiFailure, withTimeout } from './kube-client.js'
+import { apiFailure, listPageAsJson, withTimeout, type ListPage } from './kube-client.js'
 import { backoffDelayMs } from './backoff.js'
 
 export type InformerEvent = 'add' | 'update' | 'delete'
@@ -40,11 +40,11 @@ export interface InformerTiming {
 
 /**
  * Items per list page for Secrets. A page is held several times over while it is read (the body's
- * chunks, its text, the parsed JSON, the client's typed copy) and lives across young-generation GCs,
- * so much of it lands in the old generation until the next full GC. A managed Secret carries a
- * tenant's merged credentials (~4 KB in the bench's cluster): 500 of them make a 2 MB page, 100 about
- * 0.4 MB. At 10,000 namespaces that is ~90 more list requests at startup, and the live bench's peak
- * RSS fell from 258-319 MB to 213-246 MB.
+ * chunks, its text, the parsed JSON) and lives across young-generation GCs, so much of it is
+ * promoted to the old generation until the next full GC. A managed Secret carries a tenant's merged
+ * credentials (~4 KB in the bench's cluster): 500 make a 2 MB page, 100 about 0.4 MB. In the live
+ * bench at 10,000 namespaces (image flags, JSON lists) the peak was 176-196 MB with 100, 181-201 MB
+ * with 250 and 191-211 MB with 500; 100 costs ~0.8 s more CPU to ready (136 list requests, not 47).
  */
 export const SECRET_PAGE_SIZE = 100
 
@@ -65,8 +65,11 @@ export interface InformerOptions<T extends k8s.KubernetesObject, Raw extends k8s
   kubeConfig: k8s.KubeConfig
   /** the collection URL the watch opens, e.g. /api/v1/namespaces */
   path: string
-  /** one page of the same collection; must honour the request's selectors (ListWatch only gives them to the watch) */
-  listPage: (request: ListRequest, options: k8s.ConfigurationOptions) => Promise<k8s.KubernetesListObject<Raw>>
+  /**
+   * One page of the same collection; must honour the request's selectors (ListWatch only gives them
+   * to the watch). Default: `path` as plain JSON through the client's transport (listPageAsJson).
+   */
+  listPage?: ListPage<Raw>
   /**
    * What the cache keeps of each object, applied alike to the list's items and the watch's events
    * (never to bookmarks or errors); must keep metadata.name, namespace and resourceVersion.
@@ -97,11 +100,13 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
   private staleTimer: NodeJS.Timeout | undefined
   private readonly delays = new Set<NodeJS.Timeout>()
   private readonly keep: (object: Raw) => T
+  private readonly listPage: ListPage<Raw>
 
   constructor (private readonly options: InformerOptions<T, Raw>) {
     this.timing = { ...DEFAULT_INFORMER_TIMING, ...options.timing }
     this.log = options.logger.child({ cache: options.name })
     this.keep = options.keep ?? (object => object as unknown as T)
+    this.listPage = options.listPage ?? listPageAsJson<Raw>(options.kubeConfig, options.path)
     const keep = this.keep
     const watch = new ContactWatch(options.kubeConfig, opened => this.contact(opened), () => this.stopped,
       object => keep(object as Raw))
@@ -176,16 +181,16 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
     let resourceVersion: string | undefined
     let next: string | undefined
     do {
-      const page = await this.options.listPage({
+      const page = await this.keptPage({
         ...(labelSelector !== undefined && { labelSelector }),
         ...(fieldSelector !== undefined && { fieldSelector }),
         limit: this.timing.pageSize,
         ...(next !== undefined && { _continue: next })
-      }, withTimeout(this.timing.listTimeoutMs))
-      for (const item of page.items) items.push(this.keep(item))
+      })
+      items.push(...page.items)
       // every page of one list is served at the first page's resourceVersion
-      resourceVersion ??= page.metadata?.resourceVersion
-      next = page.metadata?._continue || undefined
+      resourceVersion ??= page.resourceVersion
+      next = page.next
     } while (next !== undefined)
     this.contact()
     if (!this.synced) {
@@ -196,6 +201,18 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
       this.log.info({ items: items.length }, 'cache relisted')
     }
     return { metadata: { ...(resourceVersion !== undefined && { resourceVersion }) }, items }
+  }
+
+  /** one page, trimmed: the page as served is garbage once this returns, before the next is fetched */
+  private async keptPage (request: ListRequest): Promise<{ items: T[], resourceVersion?: string, next?: string }> {
+    const page = await this.listPage(request, withTimeout(this.timing.listTimeoutMs))
+    const resourceVersion = page.metadata?.resourceVersion
+    const next = page.metadata?._continue || undefined
+    return {
+      items: page.items.map(item => this.keep(item)),
+      ...(resourceVersion !== undefined && { resourceVersion }),
+      ...(next !== undefined && { next })
+    }
   }
 
   private markSynced (items: number): void {

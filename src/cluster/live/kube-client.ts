@@ -1,10 +1,12 @@
 // How live mode reaches the API server: which kubeconfig (the order kubectl uses), per-call timeouts
-// (client-node's typed calls have none), and reading the errors it throws without leaking bodies.
+// (client-node's typed calls have none), list pages as plain JSON, and reading the errors it throws
+// without leaking bodies.
 
 import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import * as k8s from '@kubernetes/client-node'
+import type { ListRequest } from './informer.js'
 
 export type KubeConfigSource = 'flag' | 'KUBECONFIG' | '~/.kube/config' | 'in-cluster'
 
@@ -114,6 +116,48 @@ export function callOptions (signal: AbortSignal): k8s.ConfigurationOptions {
 /** callOptions with a fresh timeout starting now */
 export function withTimeout (timeoutMs: number): k8s.ConfigurationOptions {
   return callOptions(AbortSignal.timeout(timeoutMs))
+}
+
+/** One page of a collection, as the informer asks for it (`options` carries the call's timeout). */
+export type ListPage<T extends k8s.KubernetesObject> = (request: ListRequest, options: k8s.ConfigurationOptions) => Promise<k8s.KubernetesListObject<T>>
+
+/**
+ * GET one page of the collection at `path` (e.g. /api/v1/secrets) and return it as plain JSON. The
+ * request goes as a typed call's does: the client's own HTTP transport, the kubeconfig's credentials
+ * and TLS settings (applySecurityAuthentication), and the call options' middleware (the timeout's
+ * signal). Only the typed client's deserialization is skipped: it copies every object of the page
+ * into model classes and Dates, garbage as soon as the informer trims the page (`keep`), and the
+ * watch hands over plain JSON anyway, so the cache now holds one shape. Failures throw what a typed
+ * call throws (ApiException with the Status body, or the transport's error).
+ */
+export function listPageAsJson<T extends k8s.KubernetesObject> (kubeConfig: k8s.KubeConfig, path: string): ListPage<T> {
+  const transport = k8s.createConfiguration().httpApi
+  return async (request, options) => {
+    const cluster = kubeConfig.getCurrentCluster()
+    if (cluster === null) throw new Error('no current cluster in the kubeconfig')
+    const url = new URL(cluster.server + path)
+    if (request.labelSelector !== undefined) url.searchParams.set('labelSelector', request.labelSelector)
+    if (request.fieldSelector !== undefined) url.searchParams.set('fieldSelector', request.fieldSelector)
+    url.searchParams.set('limit', String(request.limit))
+    if (request._continue !== undefined) url.searchParams.set('continue', request._continue)
+    let context = new k8s.RequestContext(url.toString(), k8s.HttpMethod.GET)
+    context.setHeaderParam('Accept', 'application/json')
+    await kubeConfig.applySecurityAuthentication(context)
+    for (const middleware of options.middleware ?? []) context = await middleware.pre(context).toPromise()
+    let response = await transport.send(context).toPromise()
+    for (const middleware of options.middleware ?? []) response = await middleware.post(response).toPromise()
+    const body = await response.body.text()
+    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
+      throw new k8s.ApiException(response.httpStatusCode, 'Unsuccessful HTTP Request', body, response.headers)
+    }
+    const list = JSON.parse(body) as { metadata?: { resourceVersion?: string, continue?: string }, items?: T[] | null }
+    const { resourceVersion, continue: next } = list.metadata ?? {}
+    // the typed list's field names, which the informer reads
+    return {
+      metadata: { ...(resourceVersion !== undefined && { resourceVersion }), ...(next !== undefined && { _continue: next }) },
+      items: list.items ?? []
+    }
+  }
 }
 
 export interface ApiFailure {

@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node'
 import type { Registry } from 'prom-client'
 import type { ClusterSnapshot, ManagedSecretSpec } from '../../admission/cluster-snapshot.js'
 import { tenantFromLabels } from '../../admission/cluster-snapshot.js'
+import { DOCKER_CFG_TYPE, DOCKER_CONFIG_JSON_TYPE } from '../../admission/credentials.js'
 import type { AdmissionOptions } from '../../admission/options.js'
 import type { Logger } from '../../logging.js'
 import { ClusterModel } from '../cluster-model.js'
@@ -69,7 +70,6 @@ export class LiveClusterView implements ClusterView {
       ...common,
       name: 'namespaces',
       path: '/api/v1/namespaces',
-      listPage: (request, call) => core.listNamespace(request, call),
       keep: keptNamespace,
       onEvent: (event, namespace) => {
         const name = namespace.metadata?.name
@@ -86,9 +86,8 @@ export class LiveClusterView implements ClusterView {
       ...common,
       name: 'credentials',
       path: `/api/v1/namespaces/${encodeURIComponent(options.credentialsNamespace)}/secrets`,
-      listPage: (request, call) => core.listNamespacedSecret({ namespace: options.credentialsNamespace, ...request }, call),
       timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
-      keep: withoutManagedFields,
+      keep: keptCredentialSecret,
       onEvent: (event, secret) => {
         if (event === 'delete') model.credentialSecretDeleted(secret.metadata?.name ?? '')
         else model.credentialSecretChanged(secret)
@@ -102,7 +101,6 @@ export class LiveClusterView implements ClusterView {
       name: 'managed-secrets',
       path: '/api/v1/secrets',
       fieldSelector: `metadata.name=${options.managedSecretName}`,
-      listPage: (request, call) => core.listSecretForAllNamespaces(request, call),
       timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
       keep: storedSecret,
       onEvent: (event, secret) => {
@@ -286,4 +284,17 @@ export function withoutManagedFields<T extends k8s.KubernetesObject> (object: T)
   if (object.metadata?.managedFields == null) return object
   const { managedFields: _dropped, ...metadata } = object.metadata
   return { ...object, metadata }
+}
+
+/**
+ * What the credentials cache keeps: the Secret without managedFields, and without its data unless
+ * its type is one a credential source can have. Nothing reads the data of the others (a Helm
+ * release, the webhook's TLS Secret) when they share the credentials namespace; their labels and
+ * type still reach the credential problems log.
+ */
+export function keptCredentialSecret (secret: k8s.V1Secret): k8s.V1Secret {
+  const kept = withoutManagedFields(secret)
+  if (kept.data == null || kept.type === DOCKER_CONFIG_JSON_TYPE || kept.type === DOCKER_CFG_TYPE) return kept
+  const { data: _dropped, ...rest } = kept
+  return rest
 }
