@@ -1,13 +1,13 @@
-// Runs the built CLI (npm test builds first) as a process and reads what it logs on stdout.
+// Runs `pullguard serve` from the built CLI (npm test builds first) as a process that stays up, and
+// reads what it logs on stdout.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { request } from 'node:https'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
+import { CLI, REPO_ROOT } from '../support/cli.js'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
-const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 const BUSY_THREADPOOL = fileURLToPath(new URL('./fixtures/busy-threadpool.mjs', import.meta.url))
 
 export const STANDALONE = ['serve', '--objects', 'examples/standalone/cluster.yaml', '--host', '127.0.0.1', '--metrics-port', '0']
@@ -26,8 +26,8 @@ export interface Run {
 /** busyThreadpool: see fixtures/busy-threadpool.mjs (SIGTERM and stdin then hold the thread pool) */
 export function run (t: Test, args: string[], { busyThreadpool = false } = {}): Run {
   const child = busyThreadpool
-    ? spawn(process.execPath, ['--import', BUSY_THREADPOOL, cli, ...args], { cwd: root, env: { ...process.env, UV_THREADPOOL_SIZE: '1' } })
-    : spawn(process.execPath, [cli, ...args], { cwd: root })
+    ? spawn(process.execPath, ['--import', BUSY_THREADPOOL, CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, UV_THREADPOOL_SIZE: '1' } })
+    : spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let output = ''
   let stderr = ''
