@@ -21,6 +21,8 @@ import { KeyPairError } from '../../src/server/tls.js'
 import { createTestCa, issueServerCertificate, SecretVolume } from '../support/tls.js'
 import { captureLog, podCreate, reviewService } from './helper.js'
 
+const TS_RESOLVE = fileURLToPath(new URL('../support/ts-resolve.mjs', import.meta.url))
+
 interface Reply {
   status: number
   connection: string | undefined
@@ -418,7 +420,7 @@ t.test('SIGTERM on a serving process: drains, then exits 0', async t => {
   // Node's own type stripping runs the sources directly: a fraction of the TypeScript loader's startup.
   const fixture = (name: string): string => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url))
   const child = spawn(process.execPath, [
-    '--no-warnings', '--experimental-transform-types', '--import', fixture('ts-resolve.mjs'), fixture('serve-process.ts')
+    '--no-warnings', '--experimental-transform-types', '--import', TS_RESOLVE, fixture('serve-process.ts')
   ], {
     env: { ...process.env, PULLGUARD_TEST_CERT: volume.certFile, PULLGUARD_TEST_KEY: volume.keyFile, PULLGUARD_TEST_DELAY_SECONDS: '1.5' },
     stdio: ['ignore', 'pipe', 'inherit']
