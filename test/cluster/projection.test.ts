@@ -122,7 +122,7 @@ t.test('a same-name Secret pullguard does not manage is left untouched and repor
   t.equal(await metricValue(metrics, 'pullguard_managed_secret_conflicts_total'), 1)
   t.ok(log.records().some(r => r.level === 'warn' && r.namespace === 'team-a' && String(r.msg).includes('without the managed-by label')))
 
-  const result = await view.ensureManagedSecret({ namespace: 'team-a', name: SECRET, tenant: 'acme', dockerConfigJson: '', contentHash: '' }, 1000)
+  const result = await view.ensureManagedSecret({ namespace: 'team-a', name: SECRET, tenant: 'acme', dockerConfigJson: '', contentHash: '' }, 5000)
   t.equal(result.outcome, 'conflict')
   await sleep(300) // several resyncs
   t.same(managedSecret(api, 'team-a'), squatter, 'never overwritten')

@@ -1059,7 +1059,7 @@ export class ApiDouble {
     return this.hub.count(kind === undefined ? undefined : resourceFor(kind))
   }
 
-  waitForWatchers (count: number, kind?: string, timeoutMs = 2000): Promise<void> {
+  waitForWatchers (count: number, kind?: string, timeoutMs = POLL_DEADLINE_MS): Promise<void> {
     return waitFor(() => this.watcherCount(kind) >= count, `${count} watch(es) on ${kind ?? 'any resource'}`, timeoutMs)
   }
 
@@ -1112,6 +1112,11 @@ export class ApiDouble {
   /** from now on accept requests and never answer them, until releaseHung() */
   hang (): void {
     this.hanging = true
+  }
+
+  /** requests held unanswered so far (by hang() or a 'hang' fault), until releaseHung() */
+  hungCount (): number {
+    return this.parked.length
   }
 
   /** stop hanging and serve every request held so far (hung by hang() or a 'hang' fault) */
@@ -1431,8 +1436,14 @@ async function readBody (req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+/**
+ * How long a test waits for a condition before failing. A failsafe, not a speed bar: generous, so a
+ * loaded 2-core machine passes; speed is measured by `npm run bench`.
+ */
+export const POLL_DEADLINE_MS = 10_000
+
 /** poll until the check passes; rejects with what was awaited after timeoutMs */
-export async function waitFor (check: () => boolean, what = 'condition', timeoutMs = 2000): Promise<void> {
+export async function waitFor (check: () => boolean, what = 'condition', timeoutMs = POLL_DEADLINE_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)

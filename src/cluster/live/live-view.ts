@@ -13,6 +13,7 @@ import type { Logger } from '../../logging.js'
 import { ClusterModel } from '../cluster-model.js'
 import { storedSecret, type StoredSecret } from '../managed-secret.js'
 import type { ClusterView, EnsureResult } from '../view.js'
+import type { Clock } from './clock.js'
 import { Informer, SECRET_PAGE_SIZE, type InformerTiming } from './informer.js'
 import { LeaderElector } from './leader-elector.js'
 import type { LeaseTiming } from './lease.js'
@@ -30,6 +31,8 @@ export interface LiveClusterViewOptions {
   resyncSeconds: number
   projector?: Partial<Omit<ProjectorTuning, 'resyncSeconds'>>
   informers?: Partial<InformerTiming>
+  /** the caches' time (ages, staleness, restart pacing); tests drive it by hand */
+  cacheClock?: Clock
   /**
    * One writer across replicas: only the holder of this Lease runs the reconciler. Absent: this
    * replica reconciles on its own as soon as its caches have synced (a single replica).
@@ -64,7 +67,12 @@ export class LiveClusterView implements ClusterView {
     this.log = logger.child({ component: 'live-view' })
     const core = this.core = kubeConfig.makeApiClient(k8s.CoreV1Api)
     const model = this.model = new ClusterModel(options)
-    const common = { kubeConfig, logger: this.log, ...(live.informers !== undefined && { timing: live.informers }) }
+    const common = {
+      kubeConfig,
+      logger: this.log,
+      ...(live.informers !== undefined && { timing: live.informers }),
+      ...(live.cacheClock !== undefined && { clock: live.cacheClock })
+    }
 
     const namespaces = new Informer<k8s.V1Namespace>({
       ...common,
