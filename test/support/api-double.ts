@@ -92,7 +92,7 @@ export interface Status {
 }
 
 /** A Kubernetes error; thrown by the in-process helpers and served as a Status over HTTP. */
-export class StatusError extends Error {
+class StatusError extends Error {
   readonly code: number
   readonly status: Status
   constructor (status: Status) {
@@ -405,7 +405,7 @@ function nameErrors (resource: ResourceKind, name: string): string[] {
 
 export type Matcher = (obj: KubeObject) => boolean
 
-export function labelMatcher (selector: string): Matcher {
+function labelMatcher (selector: string): Matcher {
   const parts: string[] = []
   let depth = 0
   let current = ''

@@ -81,7 +81,7 @@ export interface ProjectorDeps {
 }
 
 /** A write was due but the caches it would be decided from are stale: left to a healthy replica. */
-export class StaleInputsError extends Error {
+class StaleInputsError extends Error {
   constructor () {
     super('caches not fresh: the write is left to a replica whose view is current')
     this.name = 'StaleInputsError'
