@@ -57,6 +57,18 @@ t.test('a tenant namespace gets its managed Secret: labels, content hash, exact 
   await waitForConfig(api, 'default', expectedConfig({ ...GLOBEX_AUTHS, ...MIRROR_AUTHS }))
 })
 
+t.test('our own write coming back through the watch is not taken for someone else\'s change', async t => {
+  const { api, started } = await startApi(t)
+  seed(api)
+  // a long settle delay: a namespace mistaken for changed by someone else would sit in the queue
+  const { metrics } = await startSyncedView(t, started, { projector: { settleDelayMs: 60_000 } })
+  await waitForConfig(api, 'team-a', expectedConfig(ACME_AUTHS))
+  await waitForConfig(api, 'team-b', expectedConfig(GLOBEX_AUTHS))
+  await waitForMetric(metrics, 'pullguard_managed_secrets', {}, v => v === 2)
+  await waitForMetric(metrics, 'pullguard_reconcile_total', { result: 'created' }, v => v === 2)
+  t.equal(await metricValue(metrics, 'pullguard_reconcile_queue_depth'), 0, 'nothing queued behind our own writes')
+})
+
 t.test('a rotated source updates every copy of that tenant, and only those', async t => {
   const { api, started } = await startApi(t)
   seed(api)
