@@ -11,18 +11,11 @@
 
 import * as k8s from '@kubernetes/client-node'
 import type { Logger } from '../../logging.js'
-import { apiFailure, listPageAsJson, withTimeout, type ListPage } from './kube-client.js'
+import { apiFailure, listPageAsJson, withTimeout, type ListPage, type ListRequest } from './kube-client.js'
 import { backoffDelayMs } from './backoff.js'
 import { SYSTEM_CLOCK, type Clock, type TimerHandle } from './clock.js'
 
 export type InformerEvent = 'add' | 'update' | 'delete'
-
-export interface ListRequest {
-  labelSelector?: string
-  fieldSelector?: string
-  limit: number
-  _continue?: string
-}
 
 export interface InformerTiming {
   /** per list page: a hung API server must not stall the relist forever */
