@@ -30,12 +30,17 @@ const cases: Case[] = [
   { name: 'settings changed: minted again at once', input: { sources: [ok({ ...acme, version: '6' })], derived: [token()] }, mint: ['acme-ecr'], remove: [], nextWakeMs: NOW + 10 * H },
   {
     name: 'a failed refresh waits out its backoff, the token stays',
-    input: { sources: [ok(acme)], derived: [token({ refreshAtMs: NOW - H })], attempts: new Map<string, MintAttempts>([['acme-ecr', { failures: 2, retryAtMs: NOW + 20_000 }]]) },
+    input: { sources: [ok(acme)], derived: [token({ refreshAtMs: NOW - H })], attempts: new Map<string, MintAttempts>([['acme-ecr', { sourceVersion: '5', failures: 2, retryAtMs: NOW + 20_000 }]]) },
     mint: [], remove: [], nextWakeMs: NOW + 20_000
   },
   {
+    name: 'the source changed during a backoff: tried at once',
+    input: { sources: [ok({ ...acme, version: '6' })], derived: [token()], attempts: new Map([['acme-ecr', { sourceVersion: '5', failures: 2, retryAtMs: NOW + 20_000 }]]) },
+    mint: ['acme-ecr'], remove: [], nextWakeMs: NOW + 10 * H
+  },
+  {
     name: 'backoff over: tried again',
-    input: { sources: [ok(acme)], derived: [token({ refreshAtMs: NOW - H })], attempts: new Map([['acme-ecr', { failures: 2, retryAtMs: NOW }]]) },
+    input: { sources: [ok(acme)], derived: [token({ refreshAtMs: NOW - H })], attempts: new Map([['acme-ecr', { sourceVersion: '5', failures: 2, retryAtMs: NOW }]]) },
     mint: ['acme-ecr'], remove: [], nextWakeMs: NOW + 10 * H
   },
   { name: 'expired: removed, not served', input: { sources: [ok(acme)], derived: [token({ refreshAtMs: NOW - 6 * H, expiresAtMs: NOW })] }, mint: [], remove: [['acme-ecr-token', 'expired']], nextWakeMs: undefined },

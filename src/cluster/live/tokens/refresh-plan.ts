@@ -6,8 +6,10 @@ import type { DerivedToken } from './derived-token.js'
 import { derivedSecretName } from './derived-token.js'
 import type { TokenSource, TokenSourceReading } from './token-source.js'
 
-/** consecutive failed mints of one source, and when the next try is due */
+/** consecutive failed mints of one version of a source, and when the next try is due */
 export interface MintAttempts {
+  /** a changed source (fixed settings, new labels) is tried at once, whatever the backoff */
+  sourceVersion: string
   failures: number
   retryAtMs: number
 }
@@ -69,7 +71,8 @@ export function planRefresh ({ sources, derived, attempts, minting, nowMs }: Ref
       wakeAt(token.refreshAtMs)
       continue
     }
-    const retryAtMs = attempts.get(source.name)?.retryAtMs ?? -Infinity
+    const attempt = attempts.get(source.name)
+    const retryAtMs = attempt?.sourceVersion === source.version ? attempt.retryAtMs : -Infinity
     if (nowMs < retryAtMs) wakeAt(retryAtMs)
     else plan.mint.push(source)
   }

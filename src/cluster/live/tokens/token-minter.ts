@@ -166,6 +166,11 @@ export class TokenMinter {
     for (const token of this.written.values()) if (token !== null) yield token
   }
 
+  /** one derived token as currentTokens() has it */
+  private currentToken (name: string): DerivedToken | undefined {
+    return this.written.has(name) ? this.written.get(name) ?? undefined : this.derived.get(name)
+  }
+
   private schedule (): void {
     if (!this.leading || this.planScheduled) return
     this.planScheduled = true
@@ -234,7 +239,7 @@ export class TokenMinter {
       if (!this.leading) return
       if (token.expiresAtMs <= this.epochMs()) throw new MintError('the token minted has already expired')
       const name = derivedSecretName(source.name)
-      const existing = this.written.get(name) ?? this.derived.get(name)
+      const existing = this.currentToken(name)
       const body = derivedSecretBody({
         source,
         token,
@@ -255,11 +260,12 @@ export class TokenMinter {
         log.debug('derived token Secret changed under the write; planning again')
         return
       }
-      const failures = (this.attempts.get(source.name)?.failures ?? 0) + 1
+      const previous = this.attempts.get(source.name)
+      const failures = (previous?.sourceVersion === source.version ? previous.failures : 0) + 1
       const delayMs = backoffDelayMs({ failures, ...this.tuning.retry }, this.random)
-      this.attempts.set(source.name, { failures, retryAtMs: this.epochMs() + delayMs })
+      this.attempts.set(source.name, { sourceVersion: source.version, failures, retryAtMs: this.epochMs() + delayMs })
       this.refreshes.inc({ provider, result: 'failure' })
-      const current = this.written.get(derivedSecretName(source.name)) ?? this.derived.get(derivedSecretName(source.name))
+      const current = this.currentToken(derivedSecretName(source.name))
       log.warn({
         error: failureMessage(err),
         failures,
