@@ -143,7 +143,7 @@ export class LiveClusterView implements ClusterView {
       options,
       tenantOf: namespace => model.tenantOf(namespace),
       inputsFresh: () => this.inputsFresh(),
-      environment: { pluginDir: DEFAULT_PLUGIN_DIR, ...live.tokens?.environment },
+      environment: { ...live.tokens?.environment, pluginDir: live.tokens?.environment?.pluginDir ?? DEFAULT_PLUGIN_DIR },
       logger: this.log,
       registry: live.registry
     })

@@ -133,6 +133,7 @@ t.test('exec: mint, refresh, failure, expiry, relabel, delete', async t => {
     await waitFor(() => servedTo('team-a') === 'tok-3', 'acme to get it back', WAIT_MS)
     api.remove('Secret', OPTIONS.credentialsNamespace, 'acme-exec')
     await waitFor(() => derived() === undefined && servedTo('team-a') === undefined, 'the derived Secret to go with its source', WAIT_MS)
+    t.equal(log.records('derived token Secret deleted').at(-1)?.reason, 'source deleted')
   })
 
   await t.test('bad settings are reported once, by name, and nothing else is disturbed', async t => {

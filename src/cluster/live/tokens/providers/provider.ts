@@ -3,7 +3,7 @@
 // sources (and standalone mode, always) should not pay.
 
 import type { MintedToken } from '../derived-token.js'
-import type { ExecSettings, ProviderName, TokenSettings, TokenSource } from '../token-source.js'
+import type { ExecSettings, TokenSettings, TokenSource } from '../token-source.js'
 
 export interface MintContext {
   source: TokenSource
@@ -37,13 +37,5 @@ export class MintError extends Error {
   constructor (message: string) {
     super(message)
     this.name = 'MintError'
-  }
-}
-
-export async function loadProvider (name: ProviderName, environment: ProviderEnvironment): Promise<Mint> {
-  switch (name) {
-    case 'exec': return (await import('./exec-provider.js')).execProvider(environment) as Mint
-    case 'ecr': return (await import('./ecr-provider.js')).ecrProvider(environment) as Mint
-    case 'google': return (await import('./google-provider.js')).googleProvider(environment) as Mint
   }
 }
