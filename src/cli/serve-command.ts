@@ -47,7 +47,8 @@ export async function runServe (argv: string[]): Promise<number> {
       logger,
       registry: metrics.registry,
       resyncSeconds: config.resyncSeconds,
-      ...(config.leaderElection && { leaderElection: leaderElectionOf(config, process.env) })
+      ...(config.leaderElection && { leaderElection: leaderElectionOf(config, process.env) }),
+      tokens: { environment: { pluginDir: config.credentialProviderDir } }
     })
     live.start()
     view = live

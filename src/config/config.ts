@@ -40,6 +40,7 @@ export interface Config {
   leaderElectionNamespace?: string
   leaderElectionLeaseName: string
   leaderElectionIdentity?: string
+  credentialProviderDir: string
   leaseDurationSeconds: number
   renewDeadlineSeconds: number
   retryPeriodSeconds: number
@@ -81,6 +82,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'leaderElectionNamespace', kind: 'string', commands: SERVE, help: 'namespace of the Lease (default: POD_NAMESPACE, else the credentials namespace)' },
   { key: 'leaderElectionLeaseName', kind: 'string', commands: SERVE, help: 'name of the Lease' },
   { key: 'leaderElectionIdentity', kind: 'string', commands: SERVE, help: 'holder identity (default: POD_NAME, else the host name)' },
+  { key: 'credentialProviderDir', kind: 'string', commands: SERVE, help: 'directory of kubelet credential provider plugins for exec token sources ' },
   { key: 'leaseDurationSeconds', kind: 'integer', commands: SERVE, help: 'a candidate takes over a Lease left unrenewed this long' },
   { key: 'renewDeadlineSeconds', kind: 'integer', commands: SERVE, help: 'a leader that cannot renew this long stops writing' },
   { key: 'retryPeriodSeconds', kind: 'integer', commands: SERVE, help: 'interval between Lease acquire/renew attempts' }
@@ -104,6 +106,8 @@ export const DEFAULT_CONFIG: Config = {
   resyncSeconds: 600,
   leaderElection: true,
   leaderElectionLeaseName: 'pullguard',
+  // the live view's DEFAULT_PLUGIN_DIR (config may not import the cluster layer)
+  credentialProviderDir: '/var/lib/pullguard/credential-providers',
   ...DEFAULT_LEASE_TIMING
 }
 
@@ -141,6 +145,7 @@ const schema = {
     leaderElectionNamespace: { type: 'string', pattern: DNS_LABEL },
     leaderElectionLeaseName: { type: 'string', pattern: DNS_SUBDOMAIN },
     leaderElectionIdentity: { type: 'string', minLength: 1 },
+    credentialProviderDir: { type: 'string', minLength: 1 },
     leaseDurationSeconds: positive,
     renewDeadlineSeconds: positive,
     retryPeriodSeconds: positive

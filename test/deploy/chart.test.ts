@@ -153,7 +153,7 @@ t.test('the Deployment template renders every setting as its flag', async t => {
   const contract = new Set(['--port', '--host', '--metrics-port', '--tls-cert', '--tls-key', '--credentials-namespace', '--managed-secret-name',
     '--foreign-registry-policy', '--public-registries', '--always-pull-exempt', '--tenant-label', '--body-limit-bytes', '--shutdown-delay-seconds',
     '--log-level', '--ensure-timeout-ms', '--namespace-lookup-timeout-ms', '--resync-seconds', '--leader-election', '--leader-election-lease-name', '--lease-duration-seconds', '--renew-deadline-seconds',
-  '--retry-period-seconds', '--kubeconfig', '--config'])
+  '--retry-period-seconds', '--credential-provider-dir', '--kubeconfig', '--config'])
   const cli = new Set(SETTINGS.filter(s => s.commands.includes('serve')).map(s => flagOf(s.key)))
   for (const { flag } of flagLines) {
     t.ok(contract.has(flag), `${flag} is in the CLI contract`)

@@ -54,7 +54,7 @@ const CONTRACT_FLAGS = ['--port', '--host', '--metrics-port', '--tls-cert', '--t
   '--managed-secret-name', '--foreign-registry-policy', '--public-registries', '--always-pull-exempt', '--tenant-label',
   '--body-limit-bytes', '--shutdown-delay-seconds', '--log-level', '--ensure-timeout-ms', '--namespace-lookup-timeout-ms',
   '--resync-seconds', '--leader-election', '--leader-election-lease-name', '--lease-duration-seconds', '--renew-deadline-seconds',
-  '--retry-period-seconds', '--kubeconfig', '--config']
+  '--retry-period-seconds', '--credential-provider-dir', '--kubeconfig', '--config']
 
 const files = [...yamlFilesUnder('deploy'), ...yamlFilesUnder('examples')]
 const all: Manifest[] = files.flatMap(loadManifests)
