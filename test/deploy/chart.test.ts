@@ -232,7 +232,7 @@ t.test('policy files: only variables that exist, in order', async t => {
   const templatedVariables: Record<string, string[]> = {
     'always-pull': ['alwaysPullExempt'],
     'tenant-label-guard': ['tenantLabel', 'adminUsers', 'adminGroups'],
-    'managed-secret-guard': ['pullguardUser', 'managedSecretName', 'tenantLabel']
+    'managed-secret-guard': ['pullguardUser', 'managedSecretName', 'tenantLabel', 'credentialsNamespace']
   }
   for (const [name, leading] of Object.entries(templatedVariables)) {
     const file = readYaml<{ matchConditions?: Array<{ expression: string }>, variables: Array<{ name: string, expression: string }>, validations: Array<{ expression: string, messageExpression?: string }> }>(`charts/pullguard/files/policies/${name}.yaml`)

@@ -275,7 +275,8 @@ t.test('deploy/ carries the chart\'s policy files and values exactly', async t =
     'managed-secret-guard': {
       pullguardUser: `system:serviceaccount:${NS}:pullguard`,
       managedSecretName: values.settings.managedSecretName,
-      tenantLabel: values.settings.tenantLabel
+      tenantLabel: values.settings.tenantLabel,
+      credentialsNamespace: NS
     }
   }
   for (const [name, config] of Object.entries(templated)) {

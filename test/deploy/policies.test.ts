@@ -253,13 +253,13 @@ t.test('tenant label guard', async t => {
 })
 
 t.test('managed-secret guard', async t => {
-  const secret = (name: string, type: string, labels: Record<string, string>): object =>
-    ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'team-a', labels }, type, data: { '.dockerconfigjson': 'e30=' } })
+  const secret = (name: string, type: string, labels: Record<string, string>, namespace = 'team-a'): object =>
+    ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, labels }, type, data: { '.dockerconfigjson': 'e30=' } })
   const managedLabels = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [TENANT_LABEL]: 'acme' }
   const managedName = DEFAULT_ADMISSION_OPTIONS.managedSecretName
   const write = (object: object, username = PULLGUARD_USER, namespace = tenantNamespace(), operation = 'CREATE'): AdmissionAttributes => ({
     request: {
-      uid: 'u', operation, namespace: 'team-a', userInfo: { username, groups: ['system:serviceaccounts'] },
+      uid: 'u', operation, namespace: (object as { metadata: { namespace: string } }).metadata.namespace, userInfo: { username, groups: ['system:serviceaccounts'] },
       kind: { group: '', version: 'v1', kind: 'Secret' }, resource: { group: '', version: 'v1', resource: 'secrets' }
     },
     object,
@@ -267,6 +267,9 @@ t.test('managed-secret guard', async t => {
     namespaceObject: namespace
   })
   const dockerconfig = 'kubernetes.io/dockerconfigjson'
+  const CREDENTIALS_NAMESPACE = DEFAULT_ADMISSION_OPTIONS.credentialsNamespace
+  const credentialsNamespace = namespaceObject(CREDENTIALS_NAMESPACE)
+  const derivedLabels = { [TENANT_LABEL]: 'acme', 'pullguard.dev/derived-from-token-source': 'true' }
   const cases: Array<[string, AdmissionAttributes, boolean, RegExp?]> = [
     ['pullguard creates its managed Secret', write(secret(managedName, dockerconfig, managedLabels)), true],
     ['pullguard updates its managed Secret', write(secret(managedName, dockerconfig, managedLabels), PULLGUARD_USER, tenantNamespace(), 'UPDATE'), true],
@@ -274,7 +277,15 @@ t.test('managed-secret guard', async t => {
     ['pullguard creates a service-account token Secret under the managed name', write(secret(managedName, 'kubernetes.io/service-account-token', managedLabels)), false, /dockerconfigjson/],
     ['pullguard creates it without the managed-by label', write(secret(managedName, dockerconfig, { [TENANT_LABEL]: 'acme' })), false, /managed-by=pullguard/],
     ['pullguard creates it in a namespace that is not a tenant', write(secret(managedName, dockerconfig, managedLabels), PULLGUARD_USER, namespaceObject('kube-system')), false, /namespaces labelled pullguard\.dev\/tenant/],
-    ['anyone else writes any Secret', write(secret('tls', 'kubernetes.io/tls', {}), 'alice@acme.example'), true]
+    ['anyone else writes any Secret', write(secret('tls', 'kubernetes.io/tls', {}), 'alice@acme.example'), true],
+    ['pullguard writes a token source\'s derived Secret in the credentials namespace',
+      write(secret('acme-ecr-token', dockerconfig, derivedLabels, CREDENTIALS_NAMESPACE), PULLGUARD_USER, credentialsNamespace), true],
+    ['pullguard updates a derived Secret', write(secret('acme-ecr-token', dockerconfig, derivedLabels, CREDENTIALS_NAMESPACE), PULLGUARD_USER, credentialsNamespace, 'UPDATE'), true],
+    ['pullguard writes a derived-labelled Secret in a tenant namespace', write(secret('acme-ecr-token', dockerconfig, derivedLabels)), false, /named pullguard-registry-credentials/],
+    ['pullguard writes a derived-labelled token Secret of another type',
+      write(secret('acme-ecr-token', 'kubernetes.io/service-account-token', derivedLabels, CREDENTIALS_NAMESPACE), PULLGUARD_USER, credentialsNamespace), false, /dockerconfigjson/],
+    ['pullguard writes an unlabelled Secret in the credentials namespace',
+      write(secret('helm-release', dockerconfig, {}, CREDENTIALS_NAMESPACE), PULLGUARD_USER, credentialsNamespace), false, /named pullguard-registry-credentials/]
   ]
   for (const [name, attributes, allowed, message] of cases) {
     const result = evaluatePolicy(secretGuard.policy, secretGuard.binding, attributes)
