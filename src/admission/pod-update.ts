@@ -107,7 +107,7 @@ function imageSlotsOf (spec: Record<string, unknown>, side: 'object' | 'oldObjec
       if (typeof name !== 'string' || name === '') return { ok: false, problem: `${path}.name is not a non-empty string` }
       if (!isOptionalString(image)) return { ok: false, problem: `${path}.image is not a string` }
       if (!isOptionalString(imagePullPolicy)) return { ok: false, problem: `${path}.imagePullPolicy is not a string` }
-      const problem = add({ key: `${list}/${name}`, label: `${noun} "${shown(name, SHOWN_NAME_LENGTH)}"`, policyField: 'imagePullPolicy', image: image ?? undefined, pullPolicy: imagePullPolicy ?? undefined }, path)
+      const problem = add({ key: `${list}/${name}`, label: `${noun} "${shown(name, SHOWN_NAME_LENGTH)}"`, policyField: 'imagePullPolicy', image: nonEmpty(image), pullPolicy: nonEmpty(imagePullPolicy) }, path)
       if (problem !== undefined) return { ok: false, problem }
     }
   }
@@ -123,7 +123,7 @@ function imageSlotsOf (spec: Record<string, unknown>, side: 'object' | 'oldObjec
     if (!isObject(image)) return { ok: false, problem: `${path}.image is not an object` }
     if (!isOptionalString(image.reference)) return { ok: false, problem: `${path}.image.reference is not a string` }
     if (!isOptionalString(image.pullPolicy)) return { ok: false, problem: `${path}.image.pullPolicy is not a string` }
-    const problem = add({ key: `volumes/${name}`, label: `image volume "${shown(name, SHOWN_NAME_LENGTH)}"`, policyField: 'pullPolicy', image: image.reference ?? undefined, pullPolicy: image.pullPolicy ?? undefined }, path)
+    const problem = add({ key: `volumes/${name}`, label: `image volume "${shown(name, SHOWN_NAME_LENGTH)}"`, policyField: 'pullPolicy', image: nonEmpty(image.reference), pullPolicy: nonEmpty(image.pullPolicy) }, path)
     if (problem !== undefined) return { ok: false, problem }
   }
   return { ok: true, slots }
@@ -137,6 +137,11 @@ function listAt (value: unknown): unknown[] | undefined {
 
 function isOptionalString (value: unknown): value is string | undefined | null {
   return value === undefined || value === null || typeof value === 'string'
+}
+
+// The API server omits empty strings from a Pod (omitempty), so '' and absent are one value.
+function nonEmpty (value: string | undefined | null): string | undefined {
+  return value === '' || value === null ? undefined : value
 }
 
 /** The denial says what to do: the pull policy cannot be fixed in place, a new Pod gets Always. */
