@@ -22,25 +22,30 @@ export interface PodUpdateDecision {
   summary: { decision: 'allowed' | 'denied', reason: string, tenant?: string, patchOperations: 0, warnings: 0 }
 }
 
+type SlotList = 'initContainers' | 'containers' | 'ephemeralContainers' | 'volumes'
+
 /** One place of a Pod that names an image: a container of one list, or an image volume. */
 interface ImageSlot {
-  /** `containers/web`, `volumes/models`: unique within a Pod, and the audit note's spelling */
-  key: string
-  /** how the denial names it: `container "web"` */
-  label: string
-  /** the field that holds its pull policy */
-  policyField: 'imagePullPolicy' | 'pullPolicy'
+  list: SlotList
+  /** unique within its list */
+  name: string
   image: string | undefined
   pullPolicy: string | undefined
 }
 
-type Slots = { ok: true, slots: Map<string, ImageSlot> } | { ok: false, problem: string }
+/** Each list's slots by name, or what makes the spec unreadable (named by its JSON path). */
+type Slots = { ok: true, slots: Map<SlotList, Map<string, ImageSlot>> } | { ok: false, problem: string }
 
-const CONTAINER_LISTS = [
-  ['initContainers', 'init container'],
-  ['containers', 'container'],
-  ['ephemeralContainers', 'ephemeral container']
-] as const
+const SLOT_LISTS = ['initContainers', 'containers', 'ephemeralContainers', 'volumes'] as const
+/** where each kind of slot keeps its image and pull policy */
+const CONTAINER_FIELDS = { within: undefined, image: 'image', pullPolicy: 'imagePullPolicy' } as const
+const VOLUME_FIELDS = { within: 'image', image: 'reference', pullPolicy: 'pullPolicy' } as const
+const NOUNS: Record<SlotList, string> = {
+  initContainers: 'init container',
+  containers: 'container',
+  ephemeralContainers: 'ephemeral container',
+  volumes: 'image volume'
+}
 
 // The denial reaches the client and the audit note the audit log: both stay short whatever the Pod.
 const CHANGES_NAMED_IN_DENIAL = 3
@@ -61,15 +66,20 @@ export function decidePodUpdate (request: AdmissionRequest, spec: object, tenant
 
   let changed = 0
   const refused: ImageSlot[] = []
-  for (const slot of after.slots.values()) {
-    // A slot that did not exist before counts as changed: a container cannot be added by an UPDATE,
-    // and one that is must not bring an image the node may have cached.
-    const previous = before.slots.get(slot.key)
-    if (previous !== undefined && previous.image === slot.image) continue
-    changed++
-    if (slot.pullPolicy === 'Always') continue
-    const name = slot.image === undefined ? undefined : parseImageName(slot.image)
-    if (!isAlwaysPullExempt(name, options.alwaysPullExempt)) refused.push(slot)
+  for (const [list, slots] of after.slots) {
+    const previous = before.slots.get(list)
+    for (const slot of slots.values()) {
+      // A slot the stored Pod lacks counts as changed: a container cannot be added by an UPDATE,
+      // and one that is must not bring an image the node may have cached.
+      const old = previous?.get(slot.name)
+      if (old !== undefined && old.image === slot.image) continue
+      changed++
+      if (slot.pullPolicy === 'Always') continue
+      // Parsing is the costly step, and only an exemption needs it.
+      const exempt = options.alwaysPullExempt.length > 0 && slot.image !== undefined &&
+        isAlwaysPullExempt(parseImageName(slot.image), options.alwaysPullExempt)
+      if (!exempt) refused.push(slot)
+    }
   }
   if (refused.length === 0) {
     return {
@@ -88,45 +98,39 @@ export function decidePodUpdate (request: AdmissionRequest, spec: object, tenant
   }
 }
 
-/** Every image slot of a spec by key, or what makes the spec unreadable (named by its JSON path). */
 function imageSlotsOf (spec: Record<string, unknown>, side: 'object' | 'oldObject'): Slots {
-  const slots = new Map<string, ImageSlot>()
-  const add = (slot: ImageSlot, path: string): string | undefined => {
-    if (slots.has(slot.key)) return `${path}.name "${shown(slot.key.slice(slot.key.indexOf('/') + 1), SHOWN_NAME_LENGTH)}" is not unique`
-    slots.set(slot.key, slot)
-    return undefined
-  }
-  for (const [list, noun] of CONTAINER_LISTS) {
+  const slots = new Map<SlotList, Map<string, ImageSlot>>()
+  const fail = (problem: string): Slots => ({ ok: false, problem })
+  for (const list of SLOT_LISTS) {
     const entries = listAt(spec[list])
-    if (entries === undefined) return { ok: false, problem: `${side}.spec.${list} is not a list` }
+    if (entries === undefined) return fail(`${side}.spec.${list} is not a list`)
+    const byName = new Map<string, ImageSlot>()
+    slots.set(list, byName)
+    const fields = list === 'volumes' ? VOLUME_FIELDS : CONTAINER_FIELDS
+    const within = fields.within === undefined ? '' : `.${fields.within}`
     for (let index = 0; index < entries.length; index++) {
-      const path = `${side}.spec.${list}[${index}]`
-      const container = entries[index]
-      if (!isObject(container)) return { ok: false, problem: `${path} is not an object` }
-      const { name, image, imagePullPolicy } = container
-      if (typeof name !== 'string' || name === '') return { ok: false, problem: `${path}.name is not a non-empty string` }
-      if (!isOptionalString(image)) return { ok: false, problem: `${path}.image is not a string` }
-      if (!isOptionalString(imagePullPolicy)) return { ok: false, problem: `${path}.imagePullPolicy is not a string` }
-      const problem = add({ key: `${list}/${name}`, label: `${noun} "${shown(name, SHOWN_NAME_LENGTH)}"`, policyField: 'imagePullPolicy', image: nonEmpty(image), pullPolicy: nonEmpty(imagePullPolicy) }, path)
-      if (problem !== undefined) return { ok: false, problem }
+      // Paths are spelt out only for an error: this loop runs for every container of large Pods.
+      const entry = entries[index]
+      if (!isObject(entry)) return fail(`${pathOf(side, list, index)} is not an object`)
+      // A volume without `image` is some other kind of volume.
+      if (list === 'volumes' && (entry.image === undefined || entry.image === null)) continue
+      const source = fields.within === undefined ? entry : entry[fields.within]
+      if (!isObject(source)) return fail(`${pathOf(side, list, index, within)} is not an object`)
+      const { name } = entry
+      const image = source[fields.image]
+      const pullPolicy = source[fields.pullPolicy]
+      if (typeof name !== 'string' || name === '') return fail(`${pathOf(side, list, index, '.name')} is not a non-empty string`)
+      if (!isOptionalString(image)) return fail(`${pathOf(side, list, index, `${within}.${fields.image}`)} is not a string`)
+      if (!isOptionalString(pullPolicy)) return fail(`${pathOf(side, list, index, `${within}.${fields.pullPolicy}`)} is not a string`)
+      if (byName.has(name)) return fail(`${pathOf(side, list, index, '.name')} "${shown(name, SHOWN_NAME_LENGTH)}" is not unique`)
+      byName.set(name, { list, name, image: nonEmpty(image), pullPolicy: nonEmpty(pullPolicy) })
     }
   }
-  const volumes = listAt(spec.volumes)
-  if (volumes === undefined) return { ok: false, problem: `${side}.spec.volumes is not a list` }
-  for (let index = 0; index < volumes.length; index++) {
-    const path = `${side}.spec.volumes[${index}]`
-    const volume = volumes[index]
-    if (!isObject(volume)) return { ok: false, problem: `${path} is not an object` }
-    if (volume.image === undefined || volume.image === null) continue
-    const { name, image } = volume
-    if (typeof name !== 'string' || name === '') return { ok: false, problem: `${path}.name is not a non-empty string` }
-    if (!isObject(image)) return { ok: false, problem: `${path}.image is not an object` }
-    if (!isOptionalString(image.reference)) return { ok: false, problem: `${path}.image.reference is not a string` }
-    if (!isOptionalString(image.pullPolicy)) return { ok: false, problem: `${path}.image.pullPolicy is not a string` }
-    const problem = add({ key: `volumes/${name}`, label: `image volume "${shown(name, SHOWN_NAME_LENGTH)}"`, policyField: 'pullPolicy', image: nonEmpty(image.reference), pullPolicy: nonEmpty(image.pullPolicy) }, path)
-    if (problem !== undefined) return { ok: false, problem }
-  }
   return { ok: true, slots }
+}
+
+function pathOf (side: string, list: SlotList, index: number, field = ''): string {
+  return `${side}.spec.${list}[${index}]${field}`
 }
 
 /** A list field: absent and null are the empty list (JSON omits empty lists); anything else is not one. */
@@ -147,7 +151,8 @@ function nonEmpty (value: string | undefined | null): string | undefined {
 /** The denial says what to do: the pull policy cannot be fixed in place, a new Pod gets Always. */
 function imageChangeDenial (refused: readonly ImageSlot[]): string {
   const named = refused.slice(0, CHANGES_NAMED_IN_DENIAL).map(slot =>
-    `${slot.label} (${slot.policyField} ${slot.pullPolicy ?? 'unset'}) to ${slot.image === undefined ? 'no image' : `"${shown(slot.image, SHOWN_IMAGE_LENGTH)}"`}`)
+    `${NOUNS[slot.list]} "${shown(slot.name, SHOWN_NAME_LENGTH)}" (${(slot.list === 'volumes' ? VOLUME_FIELDS : CONTAINER_FIELDS).pullPolicy} ${slot.pullPolicy ?? 'unset'})` +
+    ` to ${slot.image === undefined ? 'no image' : `"${shown(slot.image, SHOWN_IMAGE_LENGTH)}"`}`)
   const more = refused.length - named.length
   return `pullguard: this update changes the image of ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''};` +
     ' in a tenant namespace an image may change only where it is pulled Always (a node\'s image cache is shared by all tenants),' +
@@ -158,7 +163,7 @@ function imageChangeDenial (refused: readonly ImageSlot[]): string {
 // Audit logs are read by cluster admins: the keys and images, bounded.
 function imageChangeNote (refused: readonly ImageSlot[]): string {
   const named = refused.slice(0, CHANGES_NAMED_IN_AUDIT)
-    .map(slot => `${shown(slot.key, SHOWN_NAME_LENGTH + 24)}=${shown(slot.image ?? '', SHOWN_IMAGE_LENGTH)}`)
+    .map(slot => `${slot.list}/${shown(slot.name, SHOWN_NAME_LENGTH)}=${shown(slot.image ?? '', SHOWN_IMAGE_LENGTH)}`)
   const more = refused.length - named.length
   return `${named.join(',')}${more > 0 ? ` and ${more} more` : ''}`
 }
