@@ -7,8 +7,9 @@
 //
 // Images are compared as written, by container name within each list and by volume name for image
 // volumes: the API server forbids changing volumes on UPDATE, but a mutating webhook runs before that
-// validation, so pullguard sees whatever the client sent. The always-pull ValidatingAdmissionPolicy
-// applies the same rule in CEL (charts/pullguard/files/policies/always-pull.yaml).
+// validation, so pullguard sees whatever the client sent. The pull policy read is the new object's:
+// a client that also flips it to Always is refused by that same validation. The always-pull
+// ValidatingAdmissionPolicy applies the same rule in CEL (charts/pullguard/files/policies/always-pull.yaml).
 
 import { isAlwaysPullExempt } from './always-pull-exempt.js'
 import { isObject } from './envelope.js'
