@@ -222,6 +222,8 @@ t.test('template structure', async t => {
   }
   t.match(template('validatingadmissionpolicy-always-pull.yaml'), /include "pullguard\.tenantNamespaceSelector"/, 'the policy binding ...')
   t.match(webhook, /include "pullguard\.tenantNamespaceSelector"/, '... and the webhook share one namespace selector')
+  t.match(webhook, /\.Files\.Get "files\/webhook-match-conditions\.yaml" \| fromYaml/, 'the webhook\'s matchConditions come from their file ...')
+  t.match(webhook, /matchConditions:\n\s+\{\{- toYaml \$matchConditions\.matchConditions \| nindent 6 \}\}/, '... rendered under the webhook')
   const notes = template('NOTES.txt')
   for (const needle of ['.Values.settings.tenantLabel', 'kubectl label namespace', 'docker-registry', '.Values.settings.managedSecretName']) {
     t.ok(notes.includes(needle), `NOTES.txt: ${needle}`)

@@ -43,6 +43,7 @@ interface Webhook {
   rules: Array<{ operations: string[], apiGroups: string[], apiVersions: string[], resources: string[], scope: string }>
   namespaceSelector: object
   objectSelector?: object
+  matchConditions?: Array<{ name: string, expression: string }>
   failurePolicy: string
   matchPolicy: string
   sideEffects: string
@@ -178,9 +179,11 @@ t.test('the webhook configuration', async t => {
   t.same(ports.find(p => p.name === 'http-metrics')?.targetPort, 'metrics', 'the metrics port is on the Service')
   t.notOk(webhook.clientConfig.caBundle, 'no caBundle in the manifest: cainjector owns it')
   t.same(webhook.rules, [
-    { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
+    { operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
     { operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' }
-  ], 'Pod CREATE and kubectl debug, nothing else')
+  ], 'Pod CREATE, Pod UPDATE and kubectl debug, nothing else')
+  t.same(webhook.matchConditions, readYaml<{ matchConditions: object[] }>('charts/pullguard/files/webhook-match-conditions.yaml').matchConditions,
+    'matchConditions from the chart\'s file (policies.test.ts evaluates them)')
   t.same(webhook.namespaceSelector, {
     matchExpressions: [
       { key: TENANT_LABEL, operator: 'Exists' },
