@@ -12,11 +12,12 @@ import { parseImageName } from '../admission/image-reference.js'
 import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions, type ForeignRegistryPolicy } from '../admission/options.js'
 import { DEFAULT_LEASE_TIMING, leaseTimingProblems } from '../cluster/live/lease.js'
 import { DEFAULT_REVIEW_TIMEOUTS } from '../review-service.js'
-import { DEFAULT_BODY_LIMIT_BYTES } from '../server/limits.js'
+import { DEFAULT_BODY_LIMIT_BYTES, type ServerSettings } from '../server/limits.js'
 
 export type Command = 'review' | 'serve'
 
-export interface Config {
+/** Every setting, under one name from flag to chart to code; the server's own are ServerSettings. */
+export interface Config extends ServerSettings {
   objects: string[]
   credentialsNamespace: string
   managedSecretName: string
@@ -24,14 +25,7 @@ export interface Config {
   publicRegistries: string[]
   alwaysPullExempt: string[]
   tenantLabel: string
-  bodyLimitBytes: number
-  shutdownDelaySeconds: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  host: string
-  port: number
-  metricsPort: number
-  tlsCert?: string
-  tlsKey?: string
   kubeconfig?: string
   ensureTimeoutMs: number
   namespaceLookupTimeoutMs: number

@@ -43,16 +43,16 @@ const server: ServerHandle = await startServer({
   service,
   view,
   logger: log.logger,
-  config: {
+  settings: {
     host: '127.0.0.1',
     port: 0,
     metricsPort: 0,
-    tlsCertFile: volume.certFile,
-    tlsKeyFile: volume.keyFile,
+    tlsCert: volume.certFile,
+    tlsKey: volume.keyFile,
     bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
-    shutdownDelaySeconds: SHUTDOWN_DELAY_SECONDS,
-    certPollIntervalMs: 200
+    shutdownDelaySeconds: SHUTDOWN_DELAY_SECONDS
   },
+  certPollIntervalMs: 200,
   handleSignals: false
 })
 t.teardown(() => server.close())
@@ -209,7 +209,8 @@ t.test('cipher suites: TLS 1.3, and TLS 1.2 only with ECDHE and AEAD, for EC and
     service,
     view,
     logger: captureLog().logger,
-    config: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCertFile: rsaVolume.certFile, tlsKeyFile: rsaVolume.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0, certPollIntervalMs: 200 },
+    settings: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCert: rsaVolume.certFile, tlsKey: rsaVolume.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    certPollIntervalMs: 200,
     handleSignals: false
   })
   t.teardown(() => rsaServer.close())
@@ -305,7 +306,7 @@ t.test('a certificate outside its validity is a one-line startup error naming th
     service,
     view,
     logger: captureLog().logger,
-    config: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCertFile: files.certFile, tlsKeyFile: files.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    settings: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCert: files.certFile, tlsKey: files.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
     handleSignals: false,
     ...(now !== undefined && { now })
   })
@@ -345,7 +346,7 @@ t.test('without TLS files: a self-signed certificate for localhost, announced lo
     service,
     view,
     logger: own.logger,
-    config: { host: '127.0.0.1', port: 0, metricsPort: 0, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    settings: { host: '127.0.0.1', port: 0, metricsPort: 0, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
     handleSignals: false
   })
   t.teardown(() => standalone.close())
@@ -378,7 +379,7 @@ t.test('a port already taken: startServer rejects, closing what it had opened', 
     service,
     view,
     logger: captureLog().logger,
-    config: { host: '127.0.0.1', port: 0, metricsPort: taken, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    settings: { host: '127.0.0.1', port: 0, metricsPort: taken, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
     handleSignals: false
   }), { code: 'EADDRINUSE' })
 })
