@@ -1,11 +1,13 @@
 // Runs the webhook: HTTPS app + plain-HTTP metrics, certificate rotation, and graceful shutdown.
-// Shutdown order matters in Kubernetes: endpoints are removed asynchronously after SIGTERM, so the
-// API server keeps sending reviews for a few seconds. We fail readiness at once, keep answering for
-// shutdownDelaySeconds, then stop accepting and let in-flight reviews finish.
+// Shutdown order matters in Kubernetes: endpoints are removed asynchronously after SIGTERM, and the
+// API server keeps sending reviews for a few seconds, over connections it already has open too
+// (kubernetes/kubernetes#127335). So: fail readiness at once and keep answering for
+// shutdownDelaySeconds, each answer telling its client to close the connection; then stop accepting,
+// close the connections left idle, and let the reviews in flight finish. Nothing that reached us is
+// reset or refused with a 503.
 
 import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import type { ClusterView } from '../cluster/view.js'
 import { flushLogs, type Logger } from '../logging.js'
@@ -24,6 +26,11 @@ import {
   type KeyPairWatcher
 } from './tls.js'
 
+/** The one timer the drain needs: the delay. A fake clock in tests. */
+export interface DrainTimers {
+  setTimeout (callback: () => void, delayMs: number): unknown
+}
+
 export interface StartServerOptions {
   service: Reviewer
   view: Pick<ClusterView, 'isReady'>
@@ -40,6 +47,8 @@ export interface StartServerOptions {
   onShutdown?: () => Promise<void>
   /** the clock certificates' validity is checked against; the system clock when absent */
   now?: () => Date
+  /** times the shutdown delay; the system's timers when absent */
+  timers?: DrainTimers
 }
 
 export interface ServerHandle {
@@ -54,14 +63,16 @@ export interface ServerHandle {
 
 // Rotation is usually caught by fs.watch within milliseconds; polling bounds the worst case.
 export const DEFAULT_CERT_POLL_INTERVAL_MS = 10_000
-// In-flight reviews end by the request timeout at the latest; past that (plus a margin) something is
-// stuck and the process exits non-zero rather than hang until the kubelet kills it.
+// After the delay, in-flight reviews end by the request timeout at the latest; past that (plus a
+// margin) something is stuck and the process exits non-zero rather than hang until the kubelet kills
+// it.
 const DRAIN_TIMEOUT_MS = SERVER_TIMEOUTS.requestTimeoutMs + 5_000
 
 export async function startServer (options: StartServerOptions): Promise<ServerHandle> {
   const { service, view, logger, settings } = options
   const metrics = options.metrics ?? createMetrics()
   const now = options.now ?? (() => new Date())
+  const timers: DrainTimers = options.timers ?? { setTimeout: (callback, delayMs) => setTimeout(callback, delayMs) }
   const initial = await initialKeyPair(settings, logger, now)
   metrics.tlsCertificateExpiry.set(initial.info.notAfter.getTime() / 1000)
 
@@ -135,11 +146,16 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
 
   async function shutdown (): Promise<void> {
     closing ??= (async () => {
+      // Readiness fails and every answer says Connection: close: clients move to other replicas,
+      // connection by connection, while each review that still comes here is answered.
       draining = true
       logger.info({ shutdownDelaySeconds: settings.shutdownDelaySeconds }, 'draining: readiness failing, still answering reviews')
-      if (settings.shutdownDelaySeconds > 0) await sleep(settings.shutdownDelaySeconds * 1000)
+      const delayMs = settings.shutdownDelaySeconds * 1000
+      if (delayMs > 0) await new Promise<void>(resolve => { timers.setTimeout(resolve, delayMs) })
       watcher?.close()
-      // Stops accepting, closes idle keep-alive connections, waits for in-flight requests.
+      logger.info('drain delay over: closing idle connections, finishing the reviews in flight')
+      // Stops accepting, closes idle keep-alive connections (Node's server.close), and waits for the
+      // requests in flight, which are answered (return503OnClosing: false) with Connection: close.
       await app.close()
       await metricsListener.close()
       await options.onShutdown?.()

@@ -6,7 +6,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { podCreateReview } from '../support/cluster.js'
 import { logLines, post, run, serving, STANDALONE } from './serve-process.js'
 
-const SHUTDOWN = ['draining: readiness failing, still answering reviews', 'shut down']
+const SHUTDOWN = ['draining: readiness failing, still answering reviews', 'drain delay over: closing idle connections, finishing the reviews in flight', 'shut down']
 
 // The thread pool busy when shutdown starts: the first shutdown line is still queued for writing when
 // the last is logged, and the exit must wait for it instead of writing the others ahead of it.
@@ -26,8 +26,8 @@ t.test('an uncaught error: the fatal line and the shutdown arrive, in order, and
   server.child.stdin.write('throw\n')
   t.equal(await server.closed, 1)
   const lines = logLines(server.output())
-  t.same(lines.slice(-3).map(line => line.msg), ['uncaught error, shutting down', ...SHUTDOWN])
-  t.match(lines.at(-3), { level: 'fatal', err: { message: 'injected fault' } })
+  t.same(lines.slice(-4).map(line => line.msg), ['uncaught error, shutting down', ...SHUTDOWN])
+  t.match(lines.at(-4), { level: 'fatal', err: { message: 'injected fault' } })
 })
 
 // A failed start ends with runServe throwing and no process.exit: the event loop writes out the log
