@@ -19,3 +19,8 @@ export interface ServerSettings {
 // and the API server itself accepts 3 MiB request bodies; 6 MiB leaves room for the envelope.
 // Fastify's default (1 MiB) would refuse legitimate UPDATEs of large Pods.
 export const DEFAULT_BODY_LIMIT_BYTES = 6 * 1024 * 1024
+
+// After SIGTERM the API server keeps sending reviews for a while: its endpoint informer takes seconds
+// to drop a terminating Pod, and it reuses open keep-alive connections regardless
+// (kubernetes/kubernetes#127335). 5 s covers the usual propagation; the chart uses the same default.
+export const DEFAULT_SHUTDOWN_DELAY_SECONDS = 5

@@ -65,8 +65,8 @@ export interface ServerHandle {
 export const DEFAULT_CERT_POLL_INTERVAL_MS = 10_000
 // After the delay, in-flight reviews end by the request timeout at the latest; past that (plus a
 // margin) something is stuck and the process exits non-zero rather than hang until the kubelet kills
-// it.
-const DRAIN_TIMEOUT_MS = SERVER_TIMEOUTS.requestTimeoutMs + 5_000
+// it. The chart's terminationGracePeriodSeconds covers the delay plus this.
+export const DRAIN_TIMEOUT_MS = SERVER_TIMEOUTS.requestTimeoutMs + 5_000
 
 export async function startServer (options: StartServerOptions): Promise<ServerHandle> {
   const { service, view, logger, settings } = options

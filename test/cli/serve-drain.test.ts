@@ -7,6 +7,7 @@
 import t, { type Test } from 'tap'
 import { Agent, request } from 'node:https'
 import type { Socket } from 'node:net'
+import { DEFAULT_SHUTDOWN_DELAY_SECONDS } from '../../src/server/limits.js'
 import { podCreateReview } from '../support/cluster.js'
 import { logLines, run, serving, STANDALONE, type Run } from './serve-process.js'
 
@@ -105,10 +106,13 @@ function get (url: string): Promise<number> {
 }
 
 const DRAINING = 'draining: readiness failing, still answering reviews'
+// Short for the test, long enough that the steps between SIGTERM and its end (seeing the draining
+// line, a review on each idle connection) fit on a loaded machine: they would fail, not pass, if not.
+const DELAY_SECONDS = 2
 const CLIENTS = 6
 
 t.test('SIGTERM under keep-alive load: every review that reached pullguard is answered, none 503', async t => {
-  const server = run(t, [...STANDALONE, '--port', '0', '--shutdown-delay-seconds', '1'])
+  const server = run(t, [...STANDALONE, '--port', '0', '--shutdown-delay-seconds', String(DELAY_SECONDS)])
   const url = await serving(server)
 
   // Connections the API server opened earlier and holds idle: some carry a review during the delay,
@@ -141,7 +145,7 @@ t.test('SIGTERM under keep-alive load: every review that reached pullguard is an
   phase = 'signalled'
   const draining = await logged(server, DRAINING)
   phase = 'draining'
-  t.match(draining, { shutdownDelaySeconds: 1 })
+  t.match(draining, { shutdownDelaySeconds: DELAY_SECONDS })
 
   t.equal(await get(`${url}/readyz`), 503, 'not ready while draining')
   const onIdle = await Promise.all(usedDuringDelay.sockets.map(() => review(url, usedDuringDelay.agent)))
@@ -178,3 +182,16 @@ t.test('SIGTERM under keep-alive load: every review that reached pullguard is an
   t.notOk(messages.some(msg => /refusing to accept new requests/.test(msg)), 'Fastify answered no request 503 while closing')
 })
 
+t.test('with the defaults: the CLI drains for 5 s, the chart\'s value, serving every connection meanwhile', async t => {
+  t.equal(DEFAULT_SHUTDOWN_DELAY_SECONDS, 5)
+  const server = run(t, [...STANDALONE, '--port', '0'])
+  const url = await serving(server)
+  const { agent } = await idleConnections(t, url, 1)
+
+  server.child.kill('SIGTERM')
+  t.match(await logged(server, DRAINING), { shutdownDelaySeconds: 5 }, 'no flag: the default delay')
+  t.equal(await get(`${url}/readyz`), 503, 'not ready while draining')
+  t.match(await review(url, agent), { kind: 'answered', status: 200, connection: 'close', reusedSocket: true }, 'a kept-alive connection: answered, told to close')
+  t.match(await review(url, agent), { kind: 'answered', status: 200, connection: 'close', reusedSocket: false }, 'a new connection: answered, told to close')
+  // What follows the delay is the test above's, with a shorter one; the teardown ends this process.
+})

@@ -15,7 +15,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { checkServerIdentity, connect, createServer as createTlsServer, type ConnectionOptions, type EphemeralKeyInfo, type TLSSocket } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import type { AdmissionReview } from '../../src/admission/types.js'
-import { DEFAULT_BODY_LIMIT_BYTES } from '../../src/server/limits.js'
+import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_SHUTDOWN_DELAY_SECONDS } from '../../src/server/limits.js'
 import { startServer, type ServerHandle } from '../../src/server/serve.js'
 import { KeyPairError } from '../../src/server/tls.js'
 import { FakeClock } from '../support/fake-clock.js'
@@ -39,8 +39,8 @@ const volume = await SecretVolume.create(join(dir, 'tls'), first)
 
 const log = captureLog()
 const { service, view } = reviewService()
-// Timed by a clock the shutdown test moves.
-const SHUTDOWN_DELAY_SECONDS = 5
+// The default delay, timed by a clock the shutdown test moves.
+const SHUTDOWN_DELAY_SECONDS = DEFAULT_SHUTDOWN_DELAY_SECONDS
 const drainClock = new FakeClock()
 const server: ServerHandle = await startServer({
   service,
