@@ -66,15 +66,8 @@ export async function runServe (argv: string[]): Promise<number> {
       logger,
       metrics,
       onShutdown: async () => { await view.stop?.() },
-      config: {
-        host: config.host,
-        port: config.port,
-        metricsPort: config.metricsPort,
-        tlsCertFile: config.tlsCert,
-        tlsKeyFile: config.tlsKey,
-        bodyLimitBytes: config.bodyLimitBytes,
-        shutdownDelaySeconds: config.shutdownDelaySeconds
-      }
+      // The server reads its ServerSettings out of the config under the same names.
+      settings: config
     })
   } catch (err) {
     // A port in use, an unreadable certificate: the live view's informers would go on retrying the API

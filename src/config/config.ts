@@ -12,11 +12,12 @@ import { parseImageName } from '../admission/image-reference.js'
 import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions, type ForeignRegistryPolicy } from '../admission/options.js'
 import { DEFAULT_LEASE_TIMING, leaseTimingProblems } from '../cluster/live/lease.js'
 import { DEFAULT_REVIEW_TIMEOUTS } from '../review-service.js'
-import { DEFAULT_BODY_LIMIT_BYTES } from '../server/limits.js'
+import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_SHUTDOWN_DELAY_SECONDS, type ServerSettings } from '../server/limits.js'
 
 export type Command = 'review' | 'serve'
 
-export interface Config {
+/** Every setting, under one name from flag to chart to code; the server's own are ServerSettings. */
+export interface Config extends ServerSettings {
   objects: string[]
   credentialsNamespace: string
   managedSecretName: string
@@ -24,14 +25,7 @@ export interface Config {
   publicRegistries: string[]
   alwaysPullExempt: string[]
   tenantLabel: string
-  bodyLimitBytes: number
-  shutdownDelaySeconds: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  host: string
-  port: number
-  metricsPort: number
-  tlsCert?: string
-  tlsKey?: string
   kubeconfig?: string
   ensureTimeoutMs: number
   namespaceLookupTimeoutMs: number
@@ -68,7 +62,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'tenantLabel', kind: 'string', commands: BOTH, help: 'label key naming the tenant on Namespaces and credential Secrets' },
   { key: 'logLevel', kind: 'string', commands: BOTH, help: 'fatal | error | warn | info | debug | trace | silent' },
   { key: 'bodyLimitBytes', kind: 'integer', commands: SERVE, help: 'largest accepted request body, bytes' },
-  { key: 'shutdownDelaySeconds', kind: 'integer', commands: SERVE, help: 'after SIGTERM, keep serving reviews this long (readiness already failing)' },
+  { key: 'shutdownDelaySeconds', kind: 'integer', commands: SERVE, help: 'after SIGTERM, keep serving reviews this long, readiness failing and each answer closing its connection' },
   { key: 'host', kind: 'string', commands: SERVE, help: 'address to listen on' },
   { key: 'port', kind: 'integer', commands: SERVE, help: 'HTTPS port for /mutate, /healthz, /readyz' },
   { key: 'metricsPort', kind: 'integer', commands: SERVE, help: 'plain HTTP port for /metrics' },
@@ -97,7 +91,7 @@ export const DEFAULT_CONFIG: Config = {
   alwaysPullExempt: [],
   tenantLabel: DEFAULT_ADMISSION_OPTIONS.tenantLabel,
   bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
-  shutdownDelaySeconds: 0,
+  shutdownDelaySeconds: DEFAULT_SHUTDOWN_DELAY_SECONDS,
   logLevel: 'info',
   host: '0.0.0.0',
   port: 8443,

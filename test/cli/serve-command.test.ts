@@ -2,10 +2,10 @@
 
 import t from 'tap'
 import { decodePatch, podCreateReview } from '../support/cluster.js'
-import { logLines, post, run, serving, STANDALONE } from './serve-process.js'
+import { logLines, NO_DRAIN_DELAY, post, run, serving, STANDALONE } from './serve-process.js'
 
 t.test('serve --objects answers reviews and exits 0 on SIGTERM', async t => {
-  const server = run(t, [...STANDALONE, '--port', '0'])
+  const server = run(t, [...STANDALONE, ...NO_DRAIN_DELAY, '--port', '0'])
   const url = await serving(server)
   t.match(server.output(), /SELF-SIGNED/, 'says loudly that the certificate is self-signed')
 

@@ -8,6 +8,8 @@ import t from 'tap'
 import { parseImageName } from '../../src/admission/image-reference.js'
 import { DEFAULT_ADMISSION_OPTIONS } from '../../src/admission/options.js'
 import { DEFAULT_CONFIG, flagOf, SETTINGS, type Config } from '../../src/config/config.js'
+import { DEFAULT_SHUTDOWN_DELAY_SECONDS } from '../../src/server/limits.js'
+import { DRAIN_TIMEOUT_MS } from '../../src/server/serve.js'
 import { fixture } from '../support/fixtures.js'
 import { CHART, clone, deployManifests, readJson, readText, readYaml } from './support/repo.js'
 
@@ -134,11 +136,11 @@ t.test('settings: one source of truth with the code', async t => {
   const inCluster = SETTINGS.filter(s => s.commands.includes('serve') && !['objects', 'tlsCert', 'tlsKey', 'kubeconfig', 'credentialsNamespace', ...fromPod].includes(s.key))
   t.same(Object.keys(settings).sort(), inCluster.map(s => s.key).sort(), 'values.settings has every in-cluster serve setting of src/config, and only those')
   for (const [key, value] of Object.entries(settings)) {
-    if (key === 'shutdownDelaySeconds') continue
     t.same(value, DEFAULT_CONFIG[key as keyof Config], `settings.${key} defaults to the code's default`)
   }
-  t.equal(DEFAULT_CONFIG.shutdownDelaySeconds, 0)
-  t.ok(Number(settings.shutdownDelaySeconds) > 0, 'the chart opens a drain window the binary does not have by default')
+  t.equal(settings.shutdownDelaySeconds, DEFAULT_SHUTDOWN_DELAY_SECONDS, 'chart and CLI drain for the same delay by default')
+  t.ok(Number(values.terminationGracePeriodSeconds) > DEFAULT_SHUTDOWN_DELAY_SECONDS + DRAIN_TIMEOUT_MS / 1000,
+    'terminationGracePeriodSeconds covers the delay and pullguard\'s own bound on the reviews in flight')
   t.equal(settings.tenantLabel, DEFAULT_ADMISSION_OPTIONS.tenantLabel)
   t.equal(settings.managedSecretName, DEFAULT_ADMISSION_OPTIONS.managedSecretName)
 })

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { DEFAULT_ADMISSION_OPTIONS, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/admission/options.js'
 import { DEFAULT_CONFIG, flagOf, SETTINGS } from '../../src/config/config.js'
+import { DRAIN_TIMEOUT_MS } from '../../src/server/serve.js'
 import { deployManifests, loadManifests, only, readYaml, yamlFilesUnder, type KubeObject, type Manifest } from './support/repo.js'
 import { schemaErrors, unknownFields } from './support/schemas.js'
 
@@ -124,12 +125,14 @@ t.test('the Deployment passes the code\'s settings as flags the CLI accepts', as
   for (const [flag, value] of Object.entries(expected)) t.equal(flags.get(flag), value, `${flag} ${value} (the code's default)`)
   t.notOk(flags.has('--always-pull-exempt'), 'no exemptions by default, like the code')
   t.notOk(flags.has('--objects') || flags.has('--kubeconfig'), 'live mode with the in-cluster service account')
-  t.equal(DEFAULT_CONFIG.shutdownDelaySeconds, 0, 'the binary drains for 0 s by default ...')
   const drain = Number(flags.get('--shutdown-delay-seconds'))
-  t.ok(drain > 0, '... the Deployment sets a drain window')
+  t.equal(drain, DEFAULT_CONFIG.shutdownDelaySeconds, 'the Deployment drains for the binary\'s default delay')
+  t.ok(drain > 0, 'a drain window: the API server keeps sending for a few seconds after SIGTERM')
   const webhook = (only(deploy, 'MutatingWebhookConfiguration').webhooks as Webhook[])[0] as Webhook
-  t.ok(deployment.spec.template.spec.terminationGracePeriodSeconds > drain + webhook.timeoutSeconds,
-    'terminationGracePeriodSeconds covers the drain window and the longest in-flight review')
+  const grace = deployment.spec.template.spec.terminationGracePeriodSeconds
+  t.ok(grace > drain + webhook.timeoutSeconds, 'terminationGracePeriodSeconds covers the drain window and the longest review the API server waits for')
+  t.ok(grace > drain + DRAIN_TIMEOUT_MS / 1000, '... and pullguard\'s own bound on the reviews in flight')
+  t.notOk(deployment.spec.template.spec.containers.some(c => 'lifecycle' in c), 'no preStop hook: the delay is pullguard\'s own')
   t.ok(Number(flags.get('--ensure-timeout-ms')) < webhook.timeoutSeconds * 1000, 'writing the managed Secret fits in the webhook timeout')
 
   t.match(container.image, /^ghcr\.io\/pullguard\/pullguard:\d+\.\d+\.\d+/, 'image pinned to a version')
