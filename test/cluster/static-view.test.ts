@@ -54,7 +54,10 @@ t.test('credential problems and conflicts are collected for the logs', async t =
     credentialSecret({ name: 'opaque', tenant: 'acme', type: 'Opaque', auths: {} })
   ], options)
   t.same(view.credentials.conflicts, [{ tenant: 'acme', key: 'r.example', kept: 'a', dropped: 'b' }])
-  t.match(view.credentials.problems, [{ secret: 'opaque', reason: /type is Opaque/ }])
+  t.match(view.credentials.problems, [
+    { secret: 'opaque', tenant: 'acme', reason: 'WrongSecretType', message: /type is Opaque/ },
+    { secret: 'b', tenant: 'acme', reason: 'RegistryKeyConflict', scope: 'r.example', message: /also in Secret a, which wins/ }
+  ])
 })
 
 t.test('standalone writes follow the live plan: tampered data under the right hash is repaired', async t => {
