@@ -103,7 +103,7 @@ export function readDockerConfig (text: string, dataKey: DockerConfigKey): Docke
     const store = namedHelper(credsStore)
     const why = seen.length === 0
       ? dataKey === '.dockerconfigjson' && (entries === undefined || entries === null) ? `${dataKey} has no auths` : `${dataKey} has no registry entries`
-      : `none of its ${seen.length} ${seen.length === 1 ? 'entry holds' : 'entries hold'} a credential the kubelet can use`
+      : seen.length === 1 ? 'its only entry holds no credential the kubelet can use' : `none of its ${seen.length} entries holds a credential the kubelet can use`
     const detail = store === undefined ? why : `${why} (its credsStore ${store} is ignored on nodes)`
     return { unusable: [{ reason: 'NoUsableCredential', detail }], auths: {}, dropped }
   }

@@ -70,13 +70,20 @@ const rows: Row[] = [
     secret: secret({ auths: { 'registry.acme.example': {} }, credsStore: 'desktop' }),
     kind: 'invalid',
     problems: ['NoUsableCredential', 'CredentialHelperOnly registry.acme.example'],
-    detail: /none of its 1 entry holds a credential the kubelet can use \(its credsStore "desktop" is ignored on nodes\)/
+    detail: /^its only entry holds no credential the kubelet can use \(its credsStore "desktop" is ignored on nodes\)$/
   },
   {
     name: 'credHelpers only',
     secret: secret({ auths: {}, credHelpers: { 'gcr.io': 'gcloud' } }),
     kind: 'invalid',
     problems: ['NoUsableCredential', 'CredentialHelperOnly gcr.io']
+  },
+  {
+    name: 'two entries, neither with a credential',
+    secret: secret({ auths: { 'a.example': {}, 'b.example': { email: 'ci@acme.example' } } }),
+    kind: 'invalid',
+    problems: ['NoUsableCredential', 'EntryWithoutCredential a.example', 'EntryWithoutCredential b.example'],
+    detail: /^none of its 2 entries holds a credential the kubelet can use$/
   },
   {
     name: 'identity token only',

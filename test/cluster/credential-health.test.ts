@@ -2,6 +2,8 @@
 // no usable credentials because of them, what the gauge counts, and which Events that calls for.
 
 import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { CREDENTIAL_PROBLEM_REASONS } from '../../src/admission/credential-problems.js'
 import type { SecretObject } from '../../src/admission/credentials.js'
 import { DEFAULT_ADMISSION_OPTIONS as options } from '../../src/admission/options.js'
 import { ClusterModel, type NamespaceObject } from '../../src/cluster/cluster-model.js'
@@ -183,4 +185,11 @@ t.test('an Event series: created once, grown on each resync, forgotten when gone
     { name: 'duplicates in one observation are one Event', run: () => { book.clear(); return writes([a, a], false) }, want: ['create a.0'] }
   ]
   for (const step of steps) t.strictSame(step.run(), step.want, step.name)
+})
+
+t.test('the README lists every reason, and no other', async t => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('## Credential health'), readme.indexOf('\n## ', readme.indexOf('## Credential health') + 1))
+  const listed = [...section.matchAll(/^\| `([A-Za-z0-9]+)` \|/gm)].map(m => m[1])
+  t.strictSame(listed, [...CREDENTIAL_PROBLEM_REASONS])
 })

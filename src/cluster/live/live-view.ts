@@ -314,7 +314,7 @@ export class LiveClusterView implements ClusterView {
     if (commit.issues !== undefined) {
       const { conflicts, problems } = commit.issues
       if (conflicts.length === 0 && problems.length === 0) this.log.info('credential sources: no conflicts or problems left')
-      else this.log.warn({ conflicts, problems }, 'credential sources: registry key conflicts or unusable Secrets')
+      else this.log.warn({ conflicts, problems }, 'credential sources: problems or registry key conflicts (see the reasons in problems)')
     }
     if (!this.synced) return
     this.credentialEvents.healthChanged()
