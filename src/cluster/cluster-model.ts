@@ -258,7 +258,8 @@ export class ClusterModel implements ClusterSnapshot {
       if (!list.includes(problem.secret)) list.push(problem.secret)
       brokenFor.set(problem.tenant, list)
     }
-    const tenants = new Map<string, TenantWithoutCredentials>()
+    // per tenant, decided once: left without credentials (and why), or null: fine
+    const tenants = new Map<string, TenantWithoutCredentials | null>()
     if (brokenFor.size > 0) {
       for (const [namespace, tenant] of this.tenantNamespaces()) {
         // an Event there would be refused: the namespace is going
@@ -266,15 +267,17 @@ export class ClusterModel implements ClusterSnapshot {
         let found = tenants.get(tenant)
         if (found === undefined) {
           const broken = [...brokenFor.get(tenant) ?? [], ...brokenFor.get(null) ?? []]
-          if (broken.length === 0 || this.credentials.credentialsOf(tenant) !== undefined) continue
-          found = { tenant, namespaces: [], unusableSources: broken.sort() }
+          found = broken.length === 0 || this.credentials.credentialsOf(tenant) !== undefined
+            ? null
+            : { tenant, namespaces: [], unusableSources: broken.sort() }
           tenants.set(tenant, found)
         }
-        found.namespaces.push(namespace)
+        found?.namespaces.push(namespace)
       }
     }
-    for (const found of tenants.values()) found.namespaces.sort()
-    return { problems, tenantsWithoutCredentials: [...tenants.values()] }
+    const without = [...tenants.values()].filter(found => found !== null)
+    for (const found of without) found.namespaces.sort()
+    return { problems, tenantsWithoutCredentials: without }
   }
 
   counts (): { namespaces: number, tenantNamespaces: number, managedSecrets: number } {
