@@ -8,7 +8,7 @@ import { StaticClusterView } from '../cluster/static-view.js'
 import { admissionOptionsOf, loadConfig } from '../config/config.js'
 import { createLogger } from '../logging.js'
 import { ReviewService } from '../review-service.js'
-import { logCredentialIssues } from './credential-issues.js'
+import { logStandaloneSummary } from './startup-summary.js'
 
 export class UsageError extends Error {}
 
@@ -21,7 +21,7 @@ export async function runReview (argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel, destination: pino.destination({ dest: 2, sync: true }) })
   const options = admissionOptionsOf(config)
   const view = await StaticClusterView.fromFiles(config.objects, options)
-  logCredentialIssues(logger, view.credentials)
+  logStandaloneSummary(logger, view)
 
   let body: unknown
   try {
