@@ -236,7 +236,7 @@ function renderLargePods ({ idleSmallReviewMs, rows }: LargePodsResult, tag: str
   out.push(...table(
     ['containers', 'review KB', 'decide() CPU ms', 'over HTTPS ms', 'answer KB', 'warnings', 'longest audit value', 'small reviews meanwhile', 'p50 ms', 'max ms'],
     rows.map(r => [
-      thousands(r.containers), fixed(r.reviewBytes / 1024, 0), fixed(r.decideMs, 1), fixed(r.reviewMs, 1), fixed(r.answerBytes / 1024, 0),
+      thousands(r.containers), thousands(r.reviewBytes / 1024), fixed(r.decideMs, 1), fixed(r.reviewMs, 1), thousands(r.answerBytes / 1024),
       thousands(r.warnings), `${thousands(r.longestAuditValueBytes)} B`, thousands(r.meanwhile.reviews), fixed(r.meanwhile.p50Ms, 2), fixed(r.meanwhile.maxMs, 1)
     ]),
     'rrrrrrrrrr'
