@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks'
 import { Agent, request } from 'node:https'
 import type { AdmissionRequest, AdmissionReview } from '../src/admission/types.js'
-import { HOST, stopChild } from './children.ts'
+import { cpuSecondsOf, HOST, stopChild } from './children.ts'
 import { CLI_PATH, DEFAULT_ADMISSION_OPTIONS, StaticClusterView, decide, readManifestFile } from './dist.ts'
 import { EXAMPLE_CLUSTER_FILE, loadReview, reviewWithBadImages } from './fixtures.ts'
 import { startPullguard } from './http.ts'
@@ -33,6 +33,8 @@ export interface LargePodRow {
   longestAuditValueBytes: number
   /** over HTTPS: the large review from send to the whole answer, median of the rounds */
   reviewMs: number
+  /** the server's CPU time while the large review was in flight (the small ones' share is small), median; /proc ticks */
+  serverCpuMs: number | undefined
   /** small reviews sent back to back on another connection while the large one was in flight */
   meanwhile: { reviews: number, p50Ms: number, maxMs: number }
 }
@@ -64,6 +66,7 @@ export async function runLargePods (config: LargePodsConfig, log: (line: string)
     for (const count of config.containers) {
       const decideCpuMs: number[] = []
       const reviewMs: number[] = []
+      const serverCpuMs: number[] = []
       const meanwhile: number[] = []
       let last: { body: Buffer, answer: string } | undefined
       for (let round = 0; round <= config.rounds; round++) {
@@ -75,16 +78,19 @@ export async function runLargePods (config: LargePodsConfig, log: (line: string)
         // a fresh variant again: the server's parse cache has not seen these either
         const served = reviewWithBadImages(count, ++variant)
         const body = Buffer.from(JSON.stringify(served))
+        const cpuBefore = cpuSecondsOf(server.child.pid)
         const large = post(server.port, largeAgent, body)
         let done = false
         void large.then(() => { done = true }, () => { done = true })
         const latencies: number[] = []
         while (!done) latencies.push((await post(server.port, smallAgent, small)).ms)
         const answer = await large
+        const cpuAfter = cpuSecondsOf(server.child.pid)
         check(served, answer.text, count)
         if (round === 0) continue // JIT warm-up, connection set-up
         decideCpuMs.push((user + system) / 1000)
         reviewMs.push(answer.ms)
+        if (cpuBefore !== undefined && cpuAfter !== undefined) serverCpuMs.push((cpuAfter - cpuBefore) * 1000)
         meanwhile.push(...latencies)
         last = { body, answer: answer.text }
       }
@@ -98,10 +104,12 @@ export async function runLargePods (config: LargePodsConfig, log: (line: string)
         warnings: response?.warnings?.length ?? 0,
         longestAuditValueBytes: Math.max(0, ...Object.values(response?.auditAnnotations ?? {}).map(value => Buffer.byteLength(value))),
         reviewMs: median(reviewMs),
+        serverCpuMs: serverCpuMs.length === 0 ? undefined : median(serverCpuMs),
         meanwhile: { reviews: meanwhile.length, p50Ms: median(meanwhile), maxMs: Math.max(...meanwhile) }
       }
       rows.push(row)
-      log(`large pod, ${count} containers: decide ${row.decideMs.toFixed(1)} ms CPU, over HTTPS ${row.reviewMs.toFixed(1)} ms;` +
+      log(`large pod, ${count} containers: decide ${row.decideMs.toFixed(1)} ms CPU, over HTTPS ${row.reviewMs.toFixed(1)} ms` +
+        ` (server CPU ${row.serverCpuMs?.toFixed(0) ?? '?'} ms);` +
         ` small reviews meanwhile p50 ${row.meanwhile.p50Ms.toFixed(2)} / max ${row.meanwhile.maxMs.toFixed(1)} ms`)
     }
     return { idleSmallReviewMs: median(idle), rows }
