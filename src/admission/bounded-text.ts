@@ -45,6 +45,21 @@ export function truncateUtf8 (text: string, maxBytes: number): string {
 export function joinWithinUtf8<T> (
   items: readonly T[], format: (item: T) => string, separator: string, maxBytes: number, more: (left: number) => string
 ): string {
+  // the usual case, short by the bound of three bytes per UTF-16 unit, needs no counting
+  const parts: string[] = []
+  let units = -separator.length
+  for (const item of items) {
+    const part = format(item)
+    units += separator.length + part.length
+    if (units * 3 > maxBytes) return joinCounted(items, format, separator, maxBytes, more)
+    parts.push(part)
+  }
+  return parts.join(separator)
+}
+
+function joinCounted<T> (
+  items: readonly T[], format: (item: T) => string, separator: string, maxBytes: number, more: (left: number) => string
+): string {
   const separatorBytes = utf8Length(separator)
   const parts: string[] = []
   /** bytes of parts[0..i] joined */
@@ -68,11 +83,9 @@ export function joinWithinUtf8<T> (
   return truncateUtf8(format(items[0] as T), maxBytes - utf8Length(tail)) + tail
 }
 
-/** Bytes of the UTF-8 encoding, as Buffer.byteLength counts them (a lone surrogate as U+FFFD: 3). */
+/** Bytes of the UTF-8 encoding (a lone surrogate is encoded as U+FFFD: 3). */
 export function utf8Length (text: string): number {
-  let bytes = 0
-  for (let i = 0; i < text.length; i += unitsAt(text, i)) bytes += utf8BytesAt(text, i)
-  return bytes
+  return Buffer.byteLength(text, 'utf8')
 }
 
 /** UTF-16 units of the code point at `index`: 2 for a surrogate pair, else 1 (a lone surrogate too). */

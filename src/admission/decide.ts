@@ -119,7 +119,8 @@ class PodReview {
   readonly audit: Record<string, string> = {}
   /** each image once */
   readonly foreign: ForeignImage[] = []
-  private readonly foreignImages = new Set<string>()
+  /** made on the first foreign image, as most Pods have none */
+  private foreignImages: Set<string> | undefined
   private readonly enforced: string[] = []
 
   constructor (
@@ -164,10 +165,10 @@ class PodReview {
       this.warnings.image('invalid', reference, () => WARNINGS.invalidImage(reference))
       return undefined
     }
-    if (this.tenant === undefined || this.foreignImages.has(reference)) return name
+    if (this.tenant === undefined || this.foreignImages?.has(reference) === true) return name
     const coverage = this.cluster.registries.lookup(name, this.tenant)
     if (!coverage.covered && coverage.foreignOwner !== undefined) {
-      this.foreignImages.add(reference)
+      (this.foreignImages ??= new Set()).add(reference)
       this.foreign.push({ image: reference, scope: coverage.foreignOwner.scope, owner: coverage.foreignOwner.tenant })
     }
     return name

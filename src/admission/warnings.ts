@@ -65,21 +65,21 @@ export type ImageProblem = 'invalid' | 'foreign'
  * MAX_IMAGE_WARNINGS and only built when shown; the rest are counted into one last line.
  */
 export class ReviewWarnings {
+  // at most a handful: a linear search is the cheapest de-duplication
   private readonly texts: string[] = []
-  private readonly seen = new Set<string>()
-  private readonly seenImages: Record<ImageProblem, Set<string>> = { invalid: new Set(), foreign: new Set() }
+  /** images already warned about or counted; made on the first, as most reviews have none */
+  private seenImages: Record<ImageProblem, Set<string>> | undefined
   private readonly notShown: Record<ImageProblem, number> = { invalid: 0, foreign: 0 }
   private imagesShown = 0
 
   /** a warning about the review as a whole: always kept */
   add (text: string): void {
-    if (this.seen.has(text)) return
-    this.seen.add(text)
-    this.texts.push(text)
+    if (!this.texts.includes(text)) this.texts.push(text)
   }
 
   /** a warning about one image; the same image twice is one warning */
   image (problem: ImageProblem, reference: string, text: () => string): void {
+    this.seenImages ??= { invalid: new Set(), foreign: new Set() }
     const seen = this.seenImages[problem]
     if (seen.has(reference)) return
     seen.add(reference)
@@ -105,8 +105,12 @@ function quoted (value: string): string {
   return `"${shown(value)}"`
 }
 
+// printable ASCII but for '"' and '\\': what nearly every value is, shown as it is
+const PLAIN_VALUE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
 /** A value cut, and escaped as in JSON (control characters, quotes, lone surrogates). */
 function shown (value: string): string {
+  if (value.length <= MAX_VALUE_CODE_POINTS && PLAIN_VALUE.test(value)) return value
   return JSON.stringify(truncateCodePoints(value, MAX_VALUE_CODE_POINTS)).slice(1, -1).replace(C1_CONTROL, escapeUnit)
 }
 
