@@ -43,7 +43,7 @@ function exportedSeries (): Map<string, string[]> {
     leaderElection: { namespace: 'pullguard-system', leaseName: 'pullguard', identity: 'x', leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 }
   })
   const series = new Map<string, string[]>()
-  for (const metric of metrics.registry.getMetricsAsArray() as Array<Metric & { name: string, labelNames?: string[], constructor: { name: string } }>) {
+  for (const metric of metrics.registry.getMetricsAsArray() as unknown as Array<Metric & { name: string, labelNames?: string[], constructor: { name: string } }>) {
     const labels = metric.labelNames ?? []
     if (metric.constructor.name === 'Histogram') {
       series.set(`${metric.name}_bucket`, [...labels, 'le'])
