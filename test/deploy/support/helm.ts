@@ -64,6 +64,8 @@ function extractHelm (target: string): void {
 function helmEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '',
+    // client-go keeps its discovery cache under $HOME/.kube: here, not in the repository or ~
+    HOME: HELM_HOME,
     HELM_CONFIG_HOME: join(HELM_HOME, 'config'),
     HELM_CACHE_HOME: join(HELM_HOME, 'cache'),
     HELM_DATA_HOME: join(HELM_HOME, 'data'),
