@@ -14,9 +14,10 @@
 # Runtime base: gcr.io/distroless/nodejs24-debian12 rather than node:24-slim - no shell, no package
 # manager, no npm in the final image (a far smaller attack surface and CVE count for a component that
 # sits in the API server's request path), and a numeric non-root user. Its ENTRYPOINT is
-# /nodejs/bin/node; it is replaced below so that Kubernetes `args` (the chart's flags) follow
-# `serve` instead of replacing the script. Debug with `kubectl debug` (an ephemeral container),
-# since there is no shell to exec into.
+# /nodejs/bin/node; it is replaced below by the `pullguard` command itself (node with the V8 flags,
+# then dist/cli/main.js), so the image runs any subcommand: `docker run <image> review --objects ...`,
+# and the chart passes `serve` and its flags as Kubernetes `args`. Debug with `kubectl debug` (an
+# ephemeral container), since there is no shell to exec into.
 ARG NODE_IMAGE=node:24-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
@@ -51,7 +52,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
-# The standalone-mode examples, for `docker run <image> --objects /app/examples/...`.
+# The standalone-mode examples, for `docker run <image> serve --objects /app/examples/...`.
 COPY examples ./examples
 # Numeric, so the kubelet can verify runAsNonRoot (the distroless "nonroot" user is 65532).
 USER 65532:65532
@@ -63,5 +64,6 @@ EXPOSE 8443 9090
 # peak RSS 176-185 MB instead of 247-279 MB with 2 x 8 MB and default growth. CPU per request
 # measured 0.99x in the throughput rotation (--candidate-node-flags); --optimize-for-size reaches
 # ~170 MB but costs 1.22x, a 10 % growth step 1.34x (more full GCs).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "--heap-growing-percent=20", "/app/dist/cli/main.js", "serve"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "--heap-growing-percent=20", "/app/dist/cli/main.js"]
+# No default arguments: without any, the usage text (exit 2) rather than a server started by accident.
 CMD []

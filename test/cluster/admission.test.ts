@@ -115,7 +115,7 @@ t.test('a namespace created after sync is looked up live when the watch has not 
   api.create(namespace('team-fresh', 'acme') as KubeObject)
   t.equal(view.snapshot().tenantOf('team-fresh'), undefined, 'not in the cache yet')
   // Writes wait for fresh caches: the Secret watches are back (only namespaces stay cut).
-  await waitFor(() => api.watcherCount('secrets') === 2, 'the Secret watches back')
+  await waitFor(() => api.watcherCount('secrets') === 3, 'the Secret watches back (tenant and shared credentials, managed)')
 
   const service = new ReviewService(view, OPTIONS, TIMEOUTS)
   const outcome = await service.review(review('team-fresh'), log.logger)

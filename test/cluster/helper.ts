@@ -75,6 +75,9 @@ export function startView (t: Test, started: StartedApiDouble, overrides: Partia
 export async function startSyncedView (t: Test, started: StartedApiDouble, overrides: Partial<LiveClusterViewOptions> = {}): Promise<LiveHarness> {
   const harness = startView(t, started, overrides)
   await withTimeout(harness.view.whenSynced(), POLL_DEADLINE_MS, 'the view to sync')
+  // Synced is listed; writes also wait for every watch to be open (inputsFresh). A minter on a fake
+  // clock rechecks stale inputs only when the test advances it, so tests start from fresh inputs.
+  await waitFor(() => harness.view.inputsFresh(), 'every cache to be watching', POLL_DEADLINE_MS)
   return harness
 }
 

@@ -83,7 +83,8 @@ t.test('the same namespace ensured by both replicas at once: one creates, the ot
   api.create(namespace('acme-fresh', 'acme') as KubeObject)
   await Promise.all([one.view.lookupNamespace('acme-fresh', 500), two.view.lookupNamespace('acme-fresh', 500)])
   // Writes wait for fresh caches: both replicas' Secret watches are back (only namespaces stay cut).
-  await waitFor(() => api.watcherCount('secrets') === 4 && one.view.inputsFresh('acme-fresh') && two.view.inputsFresh('acme-fresh'),
+  // three Secret watches each: tenant and shared credentials, managed Secrets
+  await waitFor(() => api.watcherCount('secrets') === 6 && one.view.inputsFresh('acme-fresh') && two.view.inputsFresh('acme-fresh'),
     'the Secret watches back and both views fresh')
   const spec = { namespace: 'acme-fresh', name: SECRET, tenant: 'acme', dockerConfigJson: '', contentHash: '' }
   api.clearRequests()

@@ -144,7 +144,8 @@ t.test('stop() ends every watch and timer', async t => {
   const { api, started } = await startApi(t)
   seed(api)
   const { view } = await startSyncedView(t, started)
-  await waitFor(() => api.watcherCount() === 3)
+  // namespaces, tenant and shared credentials, managed Secrets
+  await waitFor(() => api.watcherCount() === 4)
   await view.stop()
   await waitFor(() => api.watcherCount() === 0, 'watches closed')
   api.create(namespace('after-stop', 'acme') as KubeObject)

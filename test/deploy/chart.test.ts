@@ -17,7 +17,7 @@ type Values = Record<string, unknown> & { settings: Record<string, unknown> }
 const values = readYaml<Values>('charts/pullguard/values.yaml')
 const schema = readJson<object>('charts/pullguard/values.schema.json')
 const validate = new Ajv({ allErrors: true, strict: true, strictRequired: false }).compile(schema)
-const templateFiles = readdirSync(join(CHART, 'templates')).sort()
+const templateFiles = readdirSync(join(CHART, 'templates'), { recursive: true }).map(String).filter(f => /\.(ya?ml|tpl|txt)$/.test(f)).sort()
 const template = (name: string): string => readText(`charts/pullguard/templates/${name}`)
 const templates = templateFiles.map(name => ({ name, text: template(name) }))
 const pkg = readJson<{ version: string, bin: Record<string, string>, scripts: Record<string, string> }>('package.json')
@@ -33,7 +33,7 @@ const errorsOf = (candidate: unknown): string[] => validate(candidate) ? [] : (v
 /** Every path of values.yaml down to leaves (free-form maps and lists count as leaves). */
 function leafPaths (node: unknown, prefix = ''): string[] {
   if (node === null || typeof node !== 'object' || Array.isArray(node) || Object.keys(node).length === 0) return [prefix]
-  if (['resources', 'podSecurityContext', 'securityContext', 'nodeSelector', 'affinity'].includes(prefix)) return [prefix]
+  if (['resources', 'podSecurityContext', 'securityContext', 'nodeSelector', 'affinity', 'metrics.grafanaDashboard.labels'].includes(prefix)) return [prefix]
   return Object.entries(node).flatMap(([key, child]) => leafPaths(child, prefix === '' ? key : `${prefix}.${key}`))
 }
 
@@ -49,9 +49,11 @@ function valueReferences (text: string): string[] {
   return refs
 }
 
+/** the path exists, or runs into an empty map: an optional object whose keys the template reads (issuerRef) */
 function hasPath (node: unknown, path: string): boolean {
   let current = node
   for (const key of path.split('.')) {
+    if (current !== null && typeof current === 'object' && !Array.isArray(current) && Object.keys(current).length === 0) return true
     if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return false
     current = (current as Record<string, unknown>)[key]
   }
@@ -91,6 +93,9 @@ t.test('values.schema.json', async t => {
     ['a quote in an admin group (it would break the CEL literal)', v => { (v.tenantLabelGuard as Record<string, unknown>).adminGroups = ["o'brien"] }],
     ['tls.mode secret without the Secret', v => { (v.tls as Record<string, unknown>).mode = 'secret' }],
     ['an unknown TLS mode', v => { (v.tls as Record<string, unknown>).mode = 'acme' }],
+    ['the TLS mode read from the cluster\'s capabilities (removed)', v => { (v.tls as Record<string, unknown>).mode = 'auto' }],
+    ['a credentials namespace that is not a namespace name', v => { v.settings.credentialsNamespace = 'Tenant_Credentials' }],
+    ['an issuerRef with an unknown field', v => { ((v.tls as Record<string, Record<string, unknown>>).certManager as Record<string, unknown>).issuerRef = { name: 'ca', namespace: 'x' } }],
     ['a webhook timeout above 30 s', v => { (v.webhook as Record<string, unknown>).timeoutSeconds = 31 }],
     ['a failurePolicy that does not exist', v => { (v.webhook as Record<string, unknown>).failurePolicy = 'Open' }]
   ]
@@ -133,9 +138,13 @@ t.test('settings: one source of truth with the code', async t => {
   const settings = values.settings
   // The Lease's namespace and holder come from the downward API (POD_NAMESPACE, POD_NAME), not values.
   const fromPod = ['leaderElectionNamespace', 'leaderElectionIdentity']
-  const inCluster = SETTINGS.filter(s => s.commands.includes('serve') && !['objects', 'tlsCert', 'tlsKey', 'kubeconfig', 'credentialsNamespace', ...fromPod].includes(s.key))
+  const inCluster = SETTINGS.filter(s => s.commands.includes('serve') && !['objects', 'tlsCert', 'tlsKey', 'kubeconfig', ...fromPod].includes(s.key))
   t.same(Object.keys(settings).sort(), inCluster.map(s => s.key).sort(), 'values.settings has every in-cluster serve setting of src/config, and only those')
+  // Empty stands for the release namespace, which is what the code's default is named after.
+  t.equal(settings.credentialsNamespace, '', 'the credentials namespace defaults to the release namespace')
+  t.equal(DEFAULT_CONFIG.credentialsNamespace, 'pullguard-system', 'as installed with -n pullguard-system')
   for (const [key, value] of Object.entries(settings)) {
+    if (key === 'credentialsNamespace') continue
     t.same(value, DEFAULT_CONFIG[key as keyof Config], `settings.${key} defaults to the code's default`)
   }
   t.equal(settings.shutdownDelaySeconds, DEFAULT_SHUTDOWN_DELAY_SECONDS, 'chart and CLI drain for the same delay by default')
@@ -150,7 +159,8 @@ t.test('the Deployment template renders every setting as its flag', async t => {
   const lines = text.split('\n')
   const argsStart = lines.findIndex(l => /^\s+args:$/.test(l))
   const argsEnd = lines.findIndex((l, i) => i > argsStart && /^\s+env:$/.test(l))
-  const args = lines.slice(argsStart + 1, argsEnd)
+  t.match(lines[argsStart + 1], /^\s+- serve$/, 'the subcommand comes first: the image\'s entrypoint is pullguard')
+  const args = lines.slice(argsStart + 2, argsEnd)
   const flagLines = args.map((line, i) => ({ flag: /^\s+- (--[a-z-]+)$/.exec(line)?.[1], i })).filter((f): f is { flag: string, i: number } => f.flag !== undefined)
   const contract = new Set(['--port', '--host', '--metrics-port', '--tls-cert', '--tls-key', '--credentials-namespace', '--managed-secret-name',
     '--foreign-registry-policy', '--public-registries', '--always-pull-exempt', '--tenant-label', '--body-limit-bytes', '--shutdown-delay-seconds',
@@ -167,18 +177,22 @@ t.test('the Deployment template renders every setting as its flag', async t => {
     t.ok(at, `settings.${key} is passed as ${flagOf(key)}`)
     if (at === undefined) continue
     const around = `${args[at.i - 1] ?? ''}\n${args[at.i + 1] ?? ''}`
-    t.ok(around.includes(`$settings.${key}`), `${flagOf(key)} takes its value from settings.${key}`, { around })
+    const source = key === 'credentialsNamespace' ? 'include "pullguard.credentialsNamespace"' : `$settings.${key}`
+    t.ok(around.includes(source), `${flagOf(key)} takes its value from settings.${key}`, { around })
     if (typeof values.settings[key] === 'number') t.match(args[at.i + 1], /\| int64 \| quote/, `${flagOf(key)}: integers rendered without exponent notation`)
   }
   const next = (flag: string): string => args[(flagLines.find(f => f.flag === flag)?.i ?? -2) + 1] ?? ''
-  t.match(next('--credentials-namespace'), /\.Release\.Namespace/, 'the credentials namespace is the release namespace')
+  t.match(next('--credentials-namespace'), /include "pullguard\.credentialsNamespace"/, 'the credentials namespace: settings, else the release namespace')
+  t.match(template('_helpers.tpl'), /default \.Release\.Namespace \.Values\.settings\.credentialsNamespace/)
   t.match(next('--tls-cert'), /^\s+- \/etc\/pullguard\/tls\/tls\.crt$/)
   t.match(next('--tls-key'), /^\s+- \/etc\/pullguard\/tls\/tls\.key$/)
   t.match(text, /mountPath: \/etc\/pullguard\/tls\n/, 'the TLS Secret is mounted at /etc/pullguard/tls')
   for (const { name, text } of templates) t.notMatch(text, /^\s*subPath:/m, `${name}: no subPath mounts (rotation must reach the process)`)
   t.match(text, /range \.Values\.extraArgs/, 'extraArgs are appended after the settings')
   const rendered = deployManifests().find(m => m.object.kind === 'Deployment')?.object as unknown as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } }
-  const deployFlags = (rendered.spec.template.spec.containers[0]?.args ?? []).filter(a => a.startsWith('--'))
+  const deployArgs = rendered.spec.template.spec.containers[0]?.args ?? []
+  t.equal(deployArgs[0], 'serve', 'deploy/ passes serve first')
+  const deployFlags = deployArgs.filter(a => a.startsWith('--'))
   t.same(deployFlags, flagLines.map(f => f.flag).filter(f => f !== '--always-pull-exempt'), 'deploy/ renders the same flags in the same order (no exemptions by default)')
 })
 
@@ -204,17 +218,20 @@ t.test('template structure', async t => {
     for (const m of code.matchAll(/include "([^"]+)"/g)) t.ok(defined.has(m[1] as string), `${name}: include "${m[1] as string}" is defined`)
     for (const m of code.matchAll(/\.Files\.Get "([^"]+)"/g)) t.ok(existsSync(join(CHART, m[1] as string)), `${name}: ${m[1] as string} exists`)
     if (name.endsWith('.yaml')) {
-      const namespaced = (code.match(/^kind: (Deployment|Service|ServiceAccount|Role|RoleBinding|PodDisruptionBudget|NetworkPolicy|ServiceMonitor|ResourceQuota|Secret|Issuer|Certificate)$/gm) ?? []).length
-      const namespaces = (code.match(/^ {2}namespace: \{\{ (\.Release\.Namespace|\$namespace) \}\}$/gm) ?? []).length
-      t.equal(namespaces, namespaced, `${name}: every namespaced object sets metadata.namespace to the release namespace`)
+      // chart-render.test.ts checks where each rendered object lands; here: none is left without one
+      const namespaced = (code.match(/^kind: (Deployment|Service|ServiceAccount|Role|RoleBinding|PodDisruptionBudget|NetworkPolicy|ServiceMonitor|PrometheusRule|ResourceQuota|Secret|ConfigMap|Issuer|Certificate|Job|Pod)$/gm) ?? []).length
+      const namespaces = (code.match(/^ {2}namespace: \{\{ (\.Release\.Namespace|\$namespace|include "pullguard\.credentialsNamespace" \.|\$name) \}\}$/gm) ?? []).length
+      t.equal(namespaces, namespaced, `${name}: every namespaced object sets metadata.namespace`)
     }
   }
-  t.same(templateFiles, ['NOTES.txt', '_helpers.tpl', 'deployment.yaml', 'networkpolicy.yaml', 'poddisruptionbudget.yaml', 'rbac.yaml',
-    'resourcequota.yaml', 'service.yaml', 'serviceaccount.yaml', 'servicemonitor.yaml', 'validatingadmissionpolicy-always-pull.yaml',
-    'validatingadmissionpolicy-managed-secret-guard.yaml', 'validatingadmissionpolicy-tenant-label-guard.yaml', 'webhook.yaml'])
+  t.same(templateFiles, ['NOTES.txt', '_helpers.tpl', 'deployment.yaml', 'grafana-dashboard.yaml', 'networkpolicy.yaml', 'poddisruptionbudget.yaml',
+    'pre-delete-hook.yaml', 'prometheusrule.yaml', 'rbac.yaml', 'resourcequota.yaml', 'service.yaml', 'serviceaccount.yaml', 'servicemonitor.yaml',
+    'tests/webhook-test.yaml', 'validatingadmissionpolicy-always-pull.yaml', 'validatingadmissionpolicy-managed-secret-guard.yaml',
+    'validatingadmissionpolicy-tenant-label-guard.yaml', 'webhook.yaml'])
   const webhook = template('webhook.yaml')
-  t.match(webhook, /\.Capabilities\.APIVersions\.Has "cert-manager\.io\/v1"|include "pullguard\.tlsMode"/, 'TLS mode resolved through the helper')
-  t.match(helpers, /\.Capabilities\.APIVersions\.Has "cert-manager\.io\/v1"/, 'auto: cert-manager when its API is served')
+  t.match(webhook, /include "pullguard\.tlsMode"/, 'TLS mode resolved through the helper')
+  for (const { name, text } of templates) t.notMatch(text, /\.Capabilities\.APIVersions/, `${name}: nothing decided from what the cluster happens to serve`)
+  t.match(helpers, /lookup "v1" "Secret" \.Release\.Namespace \(printf "%s-helm-tls" \$fullname\)/, 'sticky: the installed mode is read from its Secret')
   t.match(webhook, /lookup "v1" "Secret" \$namespace \$secretName/, 'helm mode reuses the previous Secret')
   t.match(webhook, /genCA/, 'helm mode generates a CA otherwise')
   t.match(webhook, /cert-manager\.io\/inject-ca-from/, 'certManager mode lets cainjector fill the caBundle')
@@ -280,7 +297,8 @@ t.test('Dockerfile', async t => {
   t.match(dockerfile, /RUN npm ci --omit=dev/, 'the runtime gets production dependencies only')
   t.match(dockerfile, /^USER 65532:65532$/m, 'a numeric non-root user')
   t.equal(pkg.bin.pullguard, 'dist/cli/main.js')
-  t.match(dockerfile, /^ENTRYPOINT \["\/nodejs\/bin\/node", ("--[a-z-]+=\d+", )*"\/app\/dist\/cli\/main\.js", "serve"\]$/m, 'ENTRYPOINT runs the package bin with serve, so Kubernetes args are serve flags')
+  t.match(dockerfile, /^ENTRYPOINT \["\/nodejs\/bin\/node", ("--[a-z-]+=\d+", )+"\/app\/dist\/cli\/main\.js"\]$/m, 'ENTRYPOINT is the pullguard command with the V8 flags: any subcommand runs, the chart passes serve')
+  t.match(dockerfile, /# V8's heap kept close to what it holds\./, 'the flags keep their reason')
   t.match(dockerfile, /^CMD \[\]$/m, 'no default arguments')
   t.match(dockerfile, /^COPY package\.json \.\/$/m, 'package.json ("type": "module") is in the runtime image')
   t.notMatch(dockerfile, /:latest\b/, 'no floating latest tags')
@@ -309,5 +327,7 @@ t.test('Makefile: thin wrappers over the npm scripts', async t => {
   }
   t.match(makefile, /docker\) info|\$\(DOCKER\) info/, 'make image checks for an engine first')
   t.match(makefile, /command -v \$\(HELM\)/, 'chart targets check for helm')
-  t.match(makefile, /--api-versions cert-manager\.io\/v1/, 'manifests renders the cert-manager variant')
+  t.match(makefile, /for values in \$\(CHART\)\/ci\/\*-values\.yaml/, 'chart-lint lints and renders every ci/ values file')
+  t.match(makefile, /\$\(HELM\) lint --strict \$\(CHART\) -n \$\(NAMESPACE\) -f \$\$values/)
+  t.match(makefile, /-f \$\(CHART\)\/ci\/cert-manager-values\.yaml --no-hooks/, 'manifests renders the cert-manager variant without hooks')
 })

@@ -135,7 +135,9 @@ t.test('the packed package, installed with production dependencies only, serves 
   const objects = readdirSync(join(app, 'examples/tenant')).filter(f => /\.ya?ml$/.test(f)).flatMap(f => ['--objects', join(app, 'examples/tenant', f)])
 
   let output = ''
-  const child = spawn(NODE, [join(app, pkg.bin.pullguard), 'serve', ...args, ...objects], {
+  // The Deployment's args begin with the subcommand: the image's entrypoint is the pullguard command.
+  t.equal(args[0], 'serve', 'the Deployment runs serve')
+  const child = spawn(NODE, [join(app, pkg.bin.pullguard), ...args, ...objects], {
     cwd: app,
     env: { ...process.env, NODE_ENV: 'production', POD_NAMESPACE: 'pullguard-system' },
     stdio: ['ignore', 'pipe', 'pipe']

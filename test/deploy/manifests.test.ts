@@ -67,10 +67,11 @@ const MANAGED_SECRET = DEFAULT_ADMISSION_OPTIONS.managedSecretName
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration',
   'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'])
 
-/** `--flag value` pairs of a container's args (every pullguard flag takes a value). */
+/** `--flag value` pairs of a container's args after the `serve` subcommand (every pullguard flag takes a value). */
 function flagsOf (args: string[]): Map<string, string> {
+  if (args[0] !== 'serve') throw new Error(`args must start with the serve subcommand, got ${JSON.stringify(args[0])}`)
   const flags = new Map<string, string>()
-  for (let i = 0; i < args.length; i += 2) {
+  for (let i = 1; i < args.length; i += 2) {
     const flag = args[i] as string
     if (!flag.startsWith('--') || args[i + 1] === undefined) throw new Error(`args must be --flag value pairs, got ${JSON.stringify(args.slice(i, i + 2))}`)
     if (flags.has(flag)) throw new Error(`${flag} given twice`)
@@ -158,6 +159,7 @@ t.test('TLS: the cert-manager Secret is mounted as a directory and the flags poi
   t.equal(flags.get('--tls-key'), `${mount?.mountPath}/tls.key`)
   const serving = only(deploy, 'Certificate', 'pullguard-tls').spec as { secretName: string, dnsNames: string[], issuerRef: { name: string } }
   t.equal(volume?.secret?.secretName, serving.secretName, 'mounts the serving Certificate\'s Secret')
+  t.equal(serving.secretName, 'pullguard-cert-manager-tls', 'named for its mode: never the Secret another mode writes')
   const service = only(deploy, 'Service')
   t.ok(serving.dnsNames.includes(`${service.metadata.name}.${NS}.svc`), 'the certificate names the Service as the API server dials it')
   const ca = only(deploy, 'Certificate', 'pullguard-ca').spec as { isCA: boolean, secretName: string, issuerRef: { name: string } }
@@ -217,23 +219,28 @@ t.test('RBAC: least privilege around the managed Secret', async t => {
   t.same(clusterRules, [
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-    { apiGroups: [''], resources: ['secrets'], resourceNames: [MANAGED_SECRET], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: [MANAGED_SECRET], verbs: ['get', 'list', 'watch', 'update', 'delete'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'get', 'patch'] }
   ], 'cluster-wide: namespaces read, secrets only by the managed name (create cannot be narrowed), events (credential Event series are read back and patched)')
-  const role = only(deploy, 'Role')
+  const role = only(deploy, 'Role', 'pullguard-credentials')
   t.equal(role.metadata.namespace, NS, 'the credentials namespace ...')
   t.same(role.rules, [
-    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }
+  ], '... is the only place pullguard lists Secrets (label-selected; RBAC cannot narrow by label)')
+  const lease = only(deploy, 'Role', 'pullguard-leader-election')
+  t.equal(lease.metadata.namespace, NS, 'its own namespace holds the Lease ...')
+  t.same(lease.rules, [
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['pullguard'], verbs: ['get', 'update'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] }
-  ], '... is the only place pullguard reads every Secret, and holds its Lease: read and renewed by name, create (cannot be narrowed)')
-  for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
-    const bound = only(deploy, kind)
-    t.same(bound.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }], `${kind} binds pullguard's ServiceAccount`)
-    t.equal((bound.roleRef as { name: string }).name, kind === 'RoleBinding' ? role.metadata.name : only(deploy, 'ClusterRole').metadata.name)
+  ], '... read and renewed by name, create (cannot be narrowed)')
+  t.same(only(deploy, 'ClusterRoleBinding').subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }], 'ClusterRoleBinding binds pullguard\'s ServiceAccount')
+  t.equal((only(deploy, 'ClusterRoleBinding').roleRef as { name: string }).name, only(deploy, 'ClusterRole').metadata.name)
+  for (const bound of [only(deploy, 'RoleBinding', 'pullguard-credentials'), only(deploy, 'RoleBinding', 'pullguard-leader-election')]) {
+    t.same(bound.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }], `${bound.metadata.name} binds pullguard's ServiceAccount`)
+    t.equal((bound.roleRef as { name: string }).name, bound.metadata.name, 'to the Role of the same name')
   }
-  for (const rule of [...clusterRules, ...(role.rules as Rule[])]) {
+  for (const rule of [...clusterRules, ...(role.rules as Rule[]), ...(lease.rules as Rule[])]) {
     t.notOk(rule.verbs.includes('*') || rule.resources.includes('*') || rule.apiGroups.includes('*'), 'no wildcards')
   }
 })
@@ -244,7 +251,7 @@ t.test('availability and hardening', async t => {
   const selector = deployment.spec.selector.matchLabels
   t.equal(deployment.spec.replicas, 3, 'three replicas')
   t.same(deployment.spec.template.metadata.labels, selector, 'Pod labels are the selector')
-  t.equal(spec.priorityClassName, 'system-cluster-critical')
+  t.equal(spec.priorityClassName, undefined, 'no priority class by default (chart README: the critical-priority quota)')
   const pdb = only(deploy, 'PodDisruptionBudget').spec as { minAvailable: number, selector: { matchLabels: object } }
   t.equal(pdb.minAvailable, 1)
   t.same(pdb.selector.matchLabels, selector, 'the PDB covers the webhook Pods')

@@ -58,20 +58,45 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* auto resolves to certManager when the cert-manager API is served, else helm. */}}
+{{/* Where the tenants' credential Secrets live: settings.credentialsNamespace, else the release namespace. */}}
+{{- define "pullguard.credentialsNamespace" -}}
+{{- default .Release.Namespace .Values.settings.credentialsNamespace }}
+{{- end }}
+
+{{/*
+The TLS mode already installed, read from the cluster on upgrade: the mode whose Secret exists
+(helm first: the chart owns that Secret, while cert-manager's may outlive a switch away from it).
+Empty on install, for secret mode (the Secret is not the chart's), and wherever lookup returns
+nothing (`helm template`, client-side dry runs).
+*/}}
+{{- define "pullguard.installedTlsMode" -}}
+{{- if .Release.IsUpgrade }}
+{{- $fullname := include "pullguard.fullname" . }}
+{{- if lookup "v1" "Secret" .Release.Namespace (printf "%s-helm-tls" $fullname) }}helm
+{{- else if lookup "v1" "Secret" .Release.Namespace (printf "%s-cert-manager-tls" $fullname) }}certManager
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* tls.mode, unless another mode is installed and tls.allowModeChange is off: then that one (sticky). */}}
 {{- define "pullguard.tlsMode" -}}
-{{- if eq .Values.tls.mode "auto" }}
-{{- if .Capabilities.APIVersions.Has "cert-manager.io/v1" }}certManager{{ else }}helm{{ end }}
+{{- $installed := include "pullguard.installedTlsMode" . }}
+{{- if and $installed (ne $installed .Values.tls.mode) (not .Values.tls.allowModeChange) }}
+{{- $installed }}
 {{- else }}
 {{- .Values.tls.mode }}
 {{- end }}
 {{- end }}
 
+{{/* One Secret name per mode, so a switch never has Helm and cert-manager writing the same Secret. */}}
 {{- define "pullguard.tlsSecretName" -}}
-{{- if eq (include "pullguard.tlsMode" .) "secret" }}
+{{- $mode := include "pullguard.tlsMode" . }}
+{{- if eq $mode "secret" }}
 {{- required "tls.secret.name is required when tls.mode is secret" .Values.tls.secret.name }}
+{{- else if eq $mode "certManager" }}
+{{- printf "%s-cert-manager-tls" (include "pullguard.fullname" .) }}
 {{- else }}
-{{- printf "%s-tls" (include "pullguard.fullname" .) }}
+{{- printf "%s-helm-tls" (include "pullguard.fullname" .) }}
 {{- end }}
 {{- end }}
 
@@ -122,4 +147,77 @@ matchExpressions:
 {{- $users = append $users (include "pullguard.serviceAccountUsername" .) }}
 {{- end }}
 {{- include "pullguard.celStringList" (uniq $users) }}
+{{- end }}
+
+{{/*
+The Pod spec shared by the hook Pods (pre-delete, helm test): pullguard's image running one of the
+scripts in files/hooks (mounted from a ConfigMap) under the restricted security context.
+Arguments: dict "root" $ "serviceAccount" name "configMap" name "script" file "args" list "env" list.
+*/}}
+{{- define "pullguard.hookPodSpec" -}}
+{{- $root := .root -}}
+serviceAccountName: {{ .serviceAccount }}
+automountServiceAccountToken: true
+restartPolicy: Never
+{{- with $root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+{{- with $root.Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $root.Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+containers:
+  - name: hook
+    image: {{ include "pullguard.image" $root | quote }}
+    imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+    # The image's node, not its pullguard entrypoint: the hooks are scripts of the chart.
+    command: ["/nodejs/bin/node", "/etc/pullguard/hooks/{{ .script }}"]
+    {{- with .args }}
+    args:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- with .env }}
+    env:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    resources:
+      requests:
+        cpu: 10m
+        memory: 48Mi
+      limits:
+        memory: 96Mi
+    securityContext:
+      {{- toYaml $root.Values.securityContext | nindent 6 }}
+    volumeMounts:
+      - name: hooks
+        mountPath: /etc/pullguard/hooks
+        readOnly: true
+volumes:
+  - name: hooks
+    configMap:
+      name: {{ .configMap }}
+{{- end }}
+
+{{/* The hook scripts as ConfigMap data: the shared client and the named script. */}}
+{{- define "pullguard.hookScripts" -}}
+kube.mjs: |
+  {{- .root.Files.Get "files/hooks/kube.mjs" | nindent 2 }}
+{{ .script }}: |
+  {{- .root.Files.Get (printf "files/hooks/%s" .script) | nindent 2 }}
+{{- end }}
+
+{{/* Labels of the hook Pods: never the selector labels, so no Service, PDB or spread counts them. */}}
+{{- define "pullguard.hookPodLabels" -}}
+helm.sh/chart: {{ include "pullguard.chart" .root }}
+app.kubernetes.io/name: {{ include "pullguard.name" .root }}-hook
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end }}

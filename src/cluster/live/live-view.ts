@@ -1,7 +1,8 @@
-// Live mode: the cluster model fed by three informers (all Namespaces; the Secrets of the
-// credentials namespace; the managed-name Secrets across namespaces — never tenants' other Secrets),
-// and the projector that writes what the model says. Admission reads only the model; the API is
-// called per review only for a namespace created a moment ago and for the managed Secret's ensure.
+// Live mode: the cluster model fed by four informers (all Namespaces; the credentials namespace's
+// Secrets labelled for a tenant, and those labelled shared; the managed-name Secrets across
+// namespaces — never tenants' other Secrets), and the projector that writes what the model says.
+// Admission reads only the model; the API is called per review only for a namespace created a moment
+// ago and for the managed Secret's ensure.
 
 import { hostname } from 'node:os'
 import * as k8s from '@kubernetes/client-node'
@@ -105,19 +106,33 @@ export class LiveClusterView implements ClusterView {
         }
       }
     })
-    const credentialSecrets = new Informer<k8s.V1Secret>({
-      ...common,
-      name: 'credentials',
-      path: `/api/v1/namespaces/${encodeURIComponent(options.credentialsNamespace)}/secrets`,
-      timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
-      keep: keptCredentialSecret,
-      onEvent: (event, secret) => {
-        if (event === 'delete') model.credentialSecretDeleted(secret.metadata?.name ?? '')
-        else model.credentialSecretChanged(secret)
-        this.tokens.secretChanged(event, secret)
-        this.scheduleCredentialCommit()
-      }
-    })
+    // Only Secrets that can be credential sources are listed: a label selector cannot say "tenant
+    // label OR shared=true", so there is one informer for each. A Secret that loses its label leaves
+    // that informer as a delete (the API server reports an object that stops matching a watch's
+    // selector as DELETED; a relist drops it too); one carrying both labels is in both, and is gone
+    // only when neither holds it. Every version the model sees is one the Secret really had.
+    const credentialsPath = `/api/v1/namespaces/${encodeURIComponent(options.credentialsNamespace)}/secrets`
+    const credentialInformer = (name: string, labelSelector: string, other: () => Informer<k8s.V1Secret>): Informer<k8s.V1Secret> =>
+      new Informer<k8s.V1Secret>({
+        ...common,
+        name,
+        path: credentialsPath,
+        labelSelector,
+        timing: { pageSize: SECRET_PAGE_SIZE, ...live.informers },
+        keep: keptCredentialSecret,
+        onEvent: (event, secret) => {
+          const secretName = secret.metadata?.name ?? ''
+          const stillHeld = event === 'delete' ? other().get(secretName, options.credentialsNamespace) : undefined
+          if (event !== 'delete') model.credentialSecretChanged(secret)
+          else if (stillHeld !== undefined) model.credentialSecretChanged(stillHeld)
+          else model.credentialSecretDeleted(secretName)
+          if (stillHeld === undefined) this.tokens.secretChanged(event, secret)
+          else this.tokens.secretChanged('update', stillHeld)
+          this.scheduleCredentialCommit()
+        }
+      })
+    const tenantCredentials: Informer<k8s.V1Secret> = credentialInformer('credentials', options.tenantLabel, () => sharedCredentials)
+    const sharedCredentials: Informer<k8s.V1Secret> = credentialInformer('shared-credentials', `${options.sharedLabel}=true`, () => tenantCredentials)
     // The field selector lets RBAC grant list/watch on this one resourceName only. Kept trimmed: the
     // plan compares data by digest, so no namespace's copy of the credentials stays in memory.
     const managedSecrets = new Informer<StoredSecret, k8s.V1Secret>({
@@ -135,7 +150,7 @@ export class LiveClusterView implements ClusterView {
         this.projector.cacheChanged(namespace, current)
       }
     })
-    this.informers = [namespaces, credentialSecrets, managedSecrets] as unknown as typeof this.informers
+    this.informers = [namespaces, tenantCredentials, sharedCredentials, managedSecrets] as unknown as typeof this.informers
 
     const metrics = registerLiveMetrics(live.registry, {
       queueDepth: () => this.projector.queueDepth,
@@ -349,9 +364,9 @@ export function withoutManagedFields<T extends k8s.KubernetesObject> (object: T)
 }
 
 /**
- * What the credentials cache keeps: the Secret without managedFields, and without its data unless
- * its type is one a credential source (or a token source) can have. Nothing reads the data of the others (a Helm
- * release, the webhook's TLS Secret) when they share the credentials namespace; their labels and
+ * What the credentials caches keep: the Secret without managedFields, and without its data unless
+ * its type is one a credential source (or a token source) can have. Only labelled Secrets are
+ * listed; nothing reads the data of one labelled by mistake (a TLS Secret, say), whose labels and
  * type still reach the credential problems log.
  */
 export function keptCredentialSecret (secret: k8s.V1Secret): k8s.V1Secret {

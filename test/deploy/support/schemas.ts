@@ -1,12 +1,15 @@
 // Validation of manifests against the Kubernetes API: types, enums and required fields from the
-// kubernetes-models JSON schemas (and cert-manager's CRD schemas), plus a strict unknown-field check
-// from @kubernetes/client-node's generated models, because those JSON schemas, like the API server
-// without --validate=strict, accept fields that do not exist (a misspelt field would be dropped).
+// kubernetes-models JSON schemas (and cert-manager's and prometheus-operator's CRD schemas), plus a
+// strict unknown-field check from @kubernetes/client-node's generated models, because those JSON
+// schemas, like the API server without --validate=strict, accept fields that do not exist (a
+// misspelt field would be dropped).
 
 import * as k8s from '@kubernetes/client-node'
 import * as certManager from '@kubernetes-models/cert-manager/cert-manager.io/v1'
+import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
 import * as admissionregistration from 'kubernetes-models/admissionregistration.k8s.io/v1'
 import * as apps from 'kubernetes-models/apps/v1'
+import * as batch from 'kubernetes-models/batch/v1'
 import * as networking from 'kubernetes-models/networking.k8s.io/v1'
 import * as policy from 'kubernetes-models/policy/v1'
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1'
@@ -20,11 +23,13 @@ interface ValidatingModel {
 const MODELS: Record<string, Record<string, unknown>> = {
   v1: core,
   'apps/v1': apps,
+  'batch/v1': batch,
   'policy/v1': policy,
   'networking.k8s.io/v1': networking,
   'rbac.authorization.k8s.io/v1': rbac,
   'admissionregistration.k8s.io/v1': admissionregistration,
-  'cert-manager.io/v1': certManager
+  'cert-manager.io/v1': certManager,
+  'monitoring.coreos.com/v1': monitoring
 }
 
 /** The kubernetes-models class of an apiVersion/kind, or undefined when the API is not known here. */
