@@ -8,7 +8,8 @@
 import t from 'tap'
 import { auth, credentialSecret, namespace } from '../support/cluster.js'
 import type { KubeObject, RequestRecord } from '../support/api-double.js'
-import { ACME_AUTHS, OPTIONS, SECRET, expectedConfig, managedSecret, seed, startApi, startSyncedView, waitFor, waitForConfig, waitForNoSecret } from '../cluster/helper.js'
+import { FakeClock } from '../support/fake-clock.js'
+import { ACME_AUTHS, FAST, OPTIONS, SECRET, sleep, expectedConfig, managedSecret, seed, startApi, startSyncedView, waitFor, waitForConfig, waitForNoSecret } from '../cluster/helper.js'
 import { NAMESPACE, RELEASE, render, type RenderedObject } from './support/helm.js'
 
 t.setTimeout(5 * 60 * 1000)
@@ -70,12 +71,26 @@ t.test('RBAC grants exactly the API calls pullguard makes', async t => {
   api.create(squatter)
   // the first create of a managed Secret loses a race: the projector reads what is there (get), then writes
   const lostRace = api.injectFault({ verb: 'create', resource: 'secrets', namespace: 'team-a' }, { status: 409, reason: 'AlreadyExists' }, { times: 1 })
-  const { view } = await startSyncedView(t, started, { kubeConfig: started.kubeConfig({ user: USER }), leaderElection: LEASE })
+  // a Docker Desktop config as initech's only source: credential Events (events.k8s.io); the first
+  // create finds an Event already there (an earlier leader's), read back (get), then the series patched
+  const desktop = { auths: { 'registry.acme.example': {} }, credsStore: 'desktop' }
+  api.create({ ...(credentialSecret({ name: 'initech-desktop', tenant: 'initech', auths: {} }) as KubeObject), data: { '.dockerconfigjson': Buffer.from(JSON.stringify(desktop)).toString('base64') } } as KubeObject)
+  const eventExists = api.injectFault({ verb: 'create', group: 'events.k8s.io', resource: 'events' }, { status: 409, reason: 'AlreadyExists' }, { times: 1 })
+  const eventClock = new FakeClock()
+  const { view } = await startSyncedView(t, started, { kubeConfig: started.kubeConfig({ user: USER }), leaderElection: LEASE, credentialEvents: { clock: eventClock } })
 
   await waitFor(() => view.isLeader, 'leadership', 5000)
   await waitForConfig(api, 'team-a', expectedConfig(ACME_AUTHS), 5000)
   lostRace()
   await waitFor(() => api.list('Event', 'team-b').length > 0, 'the conflict event')
+  await waitFor(() => view.inputsFresh(), 'fresh caches for the credential Events')
+  const credentialEventCalls = (verb: string): number => api.requests.filter(r => r.user === USER && r.group === 'events.k8s.io' && r.verb === verb).length
+  for (let round = 0; credentialEventCalls('create') < 2 || credentialEventCalls('get') < 1 || credentialEventCalls('patch') < 1; round++) {
+    if (round === 200) throw new Error('no credential Event calls')
+    await eventClock.advance(FAST.resyncSeconds * 1000)
+    await sleep(20)
+  }
+  eventExists()
   const rotated = { 'registry.acme.example': auth('acme', 'pw-acme-2') }
   api.apply(credentialSecret({ name: 'acme-registry', tenant: 'acme', auths: rotated }) as KubeObject)
   await waitForConfig(api, 'team-a', expectedConfig(rotated))
