@@ -11,6 +11,7 @@ import jsonpatch from 'fast-json-patch'
 import t from 'tap'
 import { parseManifest, podInputOf } from '../../src/cli/pod-input.js'
 import { runCli, type CliRun } from '../support/cli.js'
+import { pool } from './run-pool.js'
 
 const GOLDEN = fileURLToPath(new URL('./fixtures/review-golden/', import.meta.url))
 const UPDATE = process.env.UPDATE_GOLDEN === '1'
@@ -56,19 +57,6 @@ const CASES: Case[] = [
 function transcript (c: Case, run: CliRun): string {
   const command = ['pullguard', ...c.args].join(' ') + (c.stdin === undefined ? '' : ` < ${c.stdin}`)
   return `$ ${command}\nexit ${run.code}\n--- stderr\n${run.stderr}--- stdout\n${run.stdout}`
-}
-
-/** Runs at most `width` at once: the machine is shared, and each run is a Node.js start. */
-async function pool<T, R> (items: readonly T[], width: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
-  let next = 0
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await task(items[index] as T)
-    }
-  }))
-  return results
 }
 
 const runs = new Map<string, CliRun>()
