@@ -25,7 +25,7 @@ export const REDACTED = '[REDACTED]'
 // Keys (compared lower-cased) whose value is or contains a credential: Secret payloads, dockerconfigjson
 // raw, parsed (`auths` and its entries) and merged, and HTTP auth. Deliberately broad: hiding a
 // harmless `data` field costs nothing, leaking one token costs a rotation.
-export const SECRET_KEYS: ReadonlySet<string> = new Set([
+const SECRET_KEYS: ReadonlySet<string> = new Set([
   'data',
   'stringdata',
   '.dockerconfigjson',
@@ -47,7 +47,7 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
 const MAX_DEPTH = 16
 
 /** A copy of `value` with every SECRET_KEYS member replaced by REDACTED; `value` itself if none. */
-export function redactSecrets (value: unknown): unknown {
+function redactSecrets (value: unknown): unknown {
   return walk(value, 0, new Set())
 }
 

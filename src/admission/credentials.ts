@@ -12,6 +12,11 @@ export const DOCKER_CONFIG_JSON_TYPE = 'kubernetes.io/dockerconfigjson'
 /** the data key a DOCKER_CONFIG_JSON_TYPE Secret keeps its config under */
 export const DOCKER_CONFIG_JSON_KEY = '.dockerconfigjson'
 export const DOCKER_CFG_TYPE = 'kubernetes.io/dockercfg'
+/**
+ * A Secret that says how to mint short-lived registry tokens (live mode's token minter). Not a
+ * credential itself: the dockerconfigjson Secret minted from it is.
+ */
+export const TOKEN_SOURCE_TYPE = 'pullguard.dev/token-source'
 
 /** The parts of a core/v1 Secret pullguard reads. */
 export interface SecretObject {
@@ -56,6 +61,8 @@ export function readCredentialSource (secret: SecretObject, options: CredentialS
   const tenant = labels[options.tenantLabel]
   if (!shared && (tenant === undefined || tenant === '')) return { kind: 'ignored' }
 
+  // its settings are read, and reported when bad, by the token minter
+  if (secret.type === TOKEN_SOURCE_TYPE) return { kind: 'ignored' }
   const owner = shared ? null : tenant as string
   const invalid = (reason: string): SourceReading => ({ kind: 'invalid', name, tenant: owner, reason })
   const dataKey = secret.type === DOCKER_CONFIG_JSON_TYPE

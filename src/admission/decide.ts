@@ -1,6 +1,7 @@
 // The decision: (request, cluster snapshot, options) → response + the managed Secret to ensure.
 // Pure and synchronous: no network, clock or logger, so every rule is a table test.
 
+import { isAlwaysPullExempt } from './always-pull-exempt.js'
 import type { ClusterSnapshot, ManagedSecretSpec } from './cluster-snapshot.js'
 import { isObject } from './envelope.js'
 import { parseImageName, type ImageName } from './image-reference.js'
@@ -12,6 +13,7 @@ import {
   forceContainerPullPolicy,
   forceImageVolumePullPolicy
 } from './patch.js'
+import { decidePodUpdate } from './pod-update.js'
 import type { AdmissionRequest, AdmissionResponse, Container, PatchOperation, Pod, Volume } from './types.js'
 import { fitWarning, foreignImageDenial, WARNINGS } from './warnings.js'
 
@@ -37,7 +39,7 @@ export function decide (request: AdmissionRequest, cluster: ClusterSnapshot, opt
   const skip = (reason: string): Decision => allow(request.uid, reason)
 
   const target = targetOf(request)
-  if (target === undefined) return skip('not a pod creation or debug container')
+  if (target === undefined) return skip('not a pod creation, update or debug container')
   const pod = isObject(request.object) ? request.object as Pod : undefined
   if (pod === undefined || !isObject(pod.spec)) return skip('no pod spec in the request')
   const namespace = request.namespace ?? pod.metadata?.namespace ?? ''
@@ -46,6 +48,8 @@ export function decide (request: AdmissionRequest, cluster: ClusterSnapshot, opt
   // Only a kubelet's mirror of a static Pod is spared: anyone can write the annotation on a Pod.
   if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined &&
       request.userInfo?.username?.startsWith('system:node:') === true) return skip('mirror pod')
+  // An UPDATE cannot change a pull policy, so it is judged, never patched (pod-update.ts).
+  if (target === 'update') return decidePodUpdate(request, pod.spec, tenant, options)
 
   // The API server calls pullguard only for namespaces carrying the tenant label, so one the view
   // cannot resolve (created a moment ago, and the live lookup failed) is a tenant whose name is not
@@ -84,7 +88,7 @@ export function decide (request: AdmissionRequest, cluster: ClusterSnapshot, opt
   return review.answer(request.uid, ensureSecret)
 }
 
-type Target = 'create' | 'debug'
+type Target = 'create' | 'update' | 'debug'
 
 function targetOf (request: AdmissionRequest): Target | undefined {
   const resource = request.resource
@@ -92,6 +96,7 @@ function targetOf (request: AdmissionRequest): Target | undefined {
   const sub = request.subResource ?? ''
   // CREATE on pods/binding or pods/eviction is not a Pod creation.
   if (request.operation === 'CREATE' && sub === '') return 'create'
+  if (request.operation === 'UPDATE' && sub === '') return 'update'
   if (request.operation === 'UPDATE' && sub === 'ephemeralcontainers') return 'debug'
   return undefined
 }
@@ -161,10 +166,7 @@ class PodReview {
   }
 
   private exempt (image: ImageName | undefined): boolean {
-    if (image === undefined) return false
-    return this.options.alwaysPullExempt.some(pattern => pattern.endsWith('/*')
-      ? image.name.startsWith(pattern.slice(0, -1))
-      : image.name === pattern)
+    return isAlwaysPullExempt(image, this.options.alwaysPullExempt)
   }
 
   warn (message: string): void {

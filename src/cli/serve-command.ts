@@ -51,7 +51,8 @@ export async function runServe (argv: string[]): Promise<number> {
       logger,
       registry: metrics.registry,
       resyncSeconds: config.resyncSeconds,
-      ...(config.leaderElection && { leaderElection: leaderElectionOf(config, process.env) })
+      ...(config.leaderElection && { leaderElection: leaderElectionOf(config, process.env) }),
+      tokens: { environment: { pluginDir: config.credentialProviderDir } }
     })
     live.start()
     view = live
@@ -69,15 +70,8 @@ export async function runServe (argv: string[]): Promise<number> {
       logger,
       metrics,
       onShutdown: async () => { await view.stop?.() },
-      config: {
-        host: config.host,
-        port: config.port,
-        metricsPort: config.metricsPort,
-        tlsCertFile: config.tlsCert,
-        tlsKeyFile: config.tlsKey,
-        bodyLimitBytes: config.bodyLimitBytes,
-        shutdownDelaySeconds: config.shutdownDelaySeconds
-      }
+      // The server reads its ServerSettings out of the config under the same names.
+      settings: config
     })
   } catch (err) {
     // A port in use, an unreadable certificate: the live view's informers would go on retrying the API

@@ -15,7 +15,8 @@ const ABOUT: Record<Command, { synopsis: string, description: string, exitCodes:
     synopsis: 'pullguard review --objects FILE [flags] [MANIFEST | -]',
     description: 'Answers one admission request as the webhook would, without a server, and prints the answer on\n' +
       'stdout (logs go to stderr). MANIFEST (stdin when absent or -), YAML or JSON, is an AdmissionReview,\n' +
-      `a Pod, or a ${Object.keys(POD_TEMPLATE_KINDS).join(', ')}: reviewed as the Pod its template makes.`,
+      `a Pod, or a ${Object.keys(POD_TEMPLATE_KINDS).join(', ')}:\n` +
+      'reviewed as the Pod its template makes, CREATEd in its namespace.',
     exitCodes: `${EXIT.ok} answered (allowed, or denied without --fail-on-deny); ${EXIT.failure} an objects file unusable;\n` +
       `  ${EXIT.usage} a wrong call or a malformed manifest; ${EXIT.denied} denied, with --fail-on-deny`,
     examples: [
@@ -56,7 +57,7 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
 }
 const KIND_PLACEHOLDERS = { string: 'NAME', list: 'A,B', integer: 'N', boolean: 'true|false' } as const
 
-const COLUMN = 36
+const COLUMN = 40
 const WIDTH = 110
 
 export function usage (version: string, command?: string): string {
@@ -65,9 +66,9 @@ export function usage (version: string, command?: string): string {
     `pullguard ${version}: per-tenant image pull credentials and imagePullPolicy Always, as a mutating webhook`,
     '',
     'Usage:',
-    `  ${'pullguard review --objects FILE [MANIFEST]'.padEnd(COLUMN + 8)}answer one admission request, no server`,
-    `  ${'pullguard serve [--objects FILE]'.padEnd(COLUMN + 8)}run the webhook`,
-    `  ${'pullguard version'.padEnd(COLUMN + 8)}print the version (also --version)`,
+    `  ${'pullguard review --objects FILE [MANIFEST]'.padEnd(COLUMN + 4)}answer one admission request, no server`,
+    `  ${'pullguard serve [--objects FILE]'.padEnd(COLUMN + 4)}run the webhook`,
+    `  ${'pullguard version'.padEnd(COLUMN + 4)}print the version (also --version)`,
     '',
     'Run `pullguard COMMAND --help` for its flags, their defaults, and examples.',
     ''

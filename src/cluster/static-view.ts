@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises'
 import { parseAllDocuments } from 'yaml'
 import type { ClusterSnapshot, ManagedSecretSpec } from '../admission/cluster-snapshot.js'
-import type { SecretObject } from '../admission/credentials.js'
+import { TOKEN_SOURCE_TYPE, type SecretObject } from '../admission/credentials.js'
 import { isObject } from '../admission/envelope.js'
 import type { AdmissionOptions } from '../admission/options.js'
 import { ClusterModel, type NamespaceObject } from './cluster-model.js'
@@ -39,7 +39,16 @@ export class StaticClusterView implements ClusterView {
 
   static async fromFiles (files: readonly string[], options: AdmissionOptions): Promise<StaticClusterView> {
     const objects: unknown[] = []
-    for (const file of files) objects.push(...await readManifestFile(file))
+    for (const file of files) {
+      const read = await readManifestFile(file)
+      const tokenSource = read.find(object => isObject(object) && object.kind === 'Secret' && object.type === TOKEN_SOURCE_TYPE)
+      if (tokenSource !== undefined) {
+        const name = (tokenSource as SecretObject).metadata?.name ?? '(unnamed)'
+        // Refused rather than skipped: a tenant would silently lack the credentials it was promised.
+        throw new ManifestError(file, `Secret ${name} is a token source (${TOKEN_SOURCE_TYPE}): tokens are minted by the leader in live mode, and standalone mode cannot mint; run serve without --objects, or give a static dockerconfigjson Secret instead`)
+      }
+      objects.push(...read)
+    }
     return new StaticClusterView(objects, options)
   }
 

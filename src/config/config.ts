@@ -12,12 +12,13 @@ import { parseImageName } from '../admission/image-reference.js'
 import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions, type ForeignRegistryPolicy } from '../admission/options.js'
 import { DEFAULT_LEASE_TIMING, leaseTimingProblems } from '../cluster/live/lease.js'
 import { DEFAULT_REVIEW_TIMEOUTS } from '../review-service.js'
-import { DEFAULT_BODY_LIMIT_BYTES } from '../server/limits.js'
+import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_SHUTDOWN_DELAY_SECONDS, type ServerSettings } from '../server/limits.js'
 import { closestName } from './did-you-mean.js'
 
 export type Command = 'review' | 'serve'
 
-export interface Config {
+/** Every setting, under one name from flag to chart to code; the server's own are ServerSettings. */
+export interface Config extends ServerSettings {
   objects: string[]
   credentialsNamespace: string
   managedSecretName: string
@@ -25,14 +26,7 @@ export interface Config {
   publicRegistries: string[]
   alwaysPullExempt: string[]
   tenantLabel: string
-  bodyLimitBytes: number
-  shutdownDelaySeconds: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  host: string
-  port: number
-  metricsPort: number
-  tlsCert?: string
-  tlsKey?: string
   kubeconfig?: string
   ensureTimeoutMs: number
   namespaceLookupTimeoutMs: number
@@ -41,6 +35,7 @@ export interface Config {
   leaderElectionNamespace?: string
   leaderElectionLeaseName: string
   leaderElectionIdentity?: string
+  credentialProviderDir: string
   leaseDurationSeconds: number
   renewDeadlineSeconds: number
   retryPeriodSeconds: number
@@ -68,7 +63,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'tenantLabel', kind: 'string', commands: BOTH, help: 'label key naming the tenant on Namespaces and credential Secrets' },
   { key: 'logLevel', kind: 'string', commands: BOTH, help: 'fatal | error | warn | info | debug | trace | silent' },
   { key: 'bodyLimitBytes', kind: 'integer', commands: SERVE, help: 'largest accepted request body, bytes' },
-  { key: 'shutdownDelaySeconds', kind: 'integer', commands: SERVE, help: 'after SIGTERM, keep serving reviews this long (readiness already failing)' },
+  { key: 'shutdownDelaySeconds', kind: 'integer', commands: SERVE, help: 'after SIGTERM, keep serving reviews this long, readiness failing and each answer closing its connection' },
   { key: 'host', kind: 'string', commands: SERVE, help: 'address to listen on' },
   { key: 'port', kind: 'integer', commands: SERVE, help: 'HTTPS port for /mutate, /healthz, /readyz' },
   { key: 'metricsPort', kind: 'integer', commands: SERVE, help: 'plain HTTP port for /metrics' },
@@ -82,6 +77,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'leaderElectionNamespace', kind: 'string', commands: SERVE, help: 'namespace of the Lease (default: POD_NAMESPACE, else the credentials namespace)' },
   { key: 'leaderElectionLeaseName', kind: 'string', commands: SERVE, help: 'name of the Lease' },
   { key: 'leaderElectionIdentity', kind: 'string', commands: SERVE, help: 'holder identity (default: POD_NAME, else the host name)' },
+  { key: 'credentialProviderDir', kind: 'string', commands: SERVE, help: 'directory of kubelet credential provider plugins for exec token sources ' },
   { key: 'leaseDurationSeconds', kind: 'integer', commands: SERVE, help: 'a candidate takes over a Lease left unrenewed this long' },
   { key: 'renewDeadlineSeconds', kind: 'integer', commands: SERVE, help: 'a leader that cannot renew this long stops writing' },
   { key: 'retryPeriodSeconds', kind: 'integer', commands: SERVE, help: 'interval between Lease acquire/renew attempts' }
@@ -96,7 +92,7 @@ export const DEFAULT_CONFIG: Config = {
   alwaysPullExempt: [],
   tenantLabel: DEFAULT_ADMISSION_OPTIONS.tenantLabel,
   bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
-  shutdownDelaySeconds: 0,
+  shutdownDelaySeconds: DEFAULT_SHUTDOWN_DELAY_SECONDS,
   logLevel: 'info',
   host: '0.0.0.0',
   port: 8443,
@@ -105,6 +101,8 @@ export const DEFAULT_CONFIG: Config = {
   resyncSeconds: 600,
   leaderElection: true,
   leaderElectionLeaseName: 'pullguard',
+  // the live view's DEFAULT_PLUGIN_DIR (config may not import the cluster layer)
+  credentialProviderDir: '/var/lib/pullguard/credential-providers',
   ...DEFAULT_LEASE_TIMING
 }
 
@@ -142,6 +140,7 @@ const schema = {
     leaderElectionNamespace: { type: 'string', pattern: DNS_LABEL },
     leaderElectionLeaseName: { type: 'string', pattern: DNS_SUBDOMAIN },
     leaderElectionIdentity: { type: 'string', minLength: 1 },
+    credentialProviderDir: { type: 'string', minLength: 1 },
     leaseDurationSeconds: positive,
     renewDeadlineSeconds: positive,
     retryPeriodSeconds: positive

@@ -80,6 +80,13 @@ export function buildApp (deps: AppDeps): FastifyInstance {
     keepAliveTimeout: SERVER_TIMEOUTS.keepAliveTimeoutMs,
     requestTimeout: SERVER_TIMEOUTS.requestTimeoutMs,
     connectionTimeout: SERVER_TIMEOUTS.connectionTimeoutMs,
+    // Once close() has begun, a request that still arrives (on a connection busy when the idle ones
+    // were closed, or accepted just before) is answered like any other, with Connection: close.
+    // Fastify's default answers it 503, which the API server reports as a failed webhook call.
+    return503OnClosing: false,
+    // close() closes only idle connections (Node's server.close does it too) and waits for the rest;
+    // `true` would reset reviews in flight. Fastify's default, stated because the drain relies on it.
+    forceCloseConnections: 'idle',
     // No handlerTimeout: every wait in a review has its own budget (namespace lookup, Secret ensure),
     // and Fastify's per-request AbortController cost 10-16 % CPU per review in `npm run bench`.
     // Both are Fastify's defaults; stated because a poisoned body must stay a 400.

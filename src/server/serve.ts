@@ -1,15 +1,18 @@
 // Runs the webhook: HTTPS app + plain-HTTP metrics, certificate rotation, and graceful shutdown.
-// Shutdown order matters in Kubernetes: endpoints are removed asynchronously after SIGTERM, so the
-// API server keeps sending reviews for a few seconds. We fail readiness at once, keep answering for
-// shutdownDelaySeconds, then stop accepting and let in-flight reviews finish.
+// Shutdown order matters in Kubernetes: endpoints are removed asynchronously after SIGTERM, and the
+// API server keeps sending reviews for a few seconds, over connections it already has open too
+// (kubernetes/kubernetes#127335). So: fail readiness at once and keep answering for
+// shutdownDelaySeconds, each answer telling its client to close the connection; then stop accepting,
+// close the connections left idle, and let the reviews in flight finish. Nothing that reached us is
+// reset or refused with a 503.
 
 import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import type { ClusterView } from '../cluster/view.js'
 import { flushLogs, type Logger } from '../logging.js'
 import { buildApp, SERVER_TIMEOUTS, type Reviewer } from './app.js'
+import type { ServerSettings } from './limits.js'
 import { createMetrics, startMetricsServer, urlHost, type Metrics, type MetricsServer } from './metrics.js'
 import {
   inspectKeyPair,
@@ -23,25 +26,19 @@ import {
   type KeyPairWatcher
 } from './tls.js'
 
-export interface ServerConfig {
-  host: string
-  port: number
-  /** plain HTTP /metrics; binds `metricsHost`, or `host` when absent */
-  metricsPort: number
-  metricsHost?: string
-  tlsCertFile?: string
-  tlsKeyFile?: string
-  bodyLimitBytes: number
-  shutdownDelaySeconds: number
-  /** backstop for missed file events; default DEFAULT_CERT_POLL_INTERVAL_MS */
-  certPollIntervalMs?: number
+/** The one timer the drain needs: the delay. A fake clock in tests. */
+export interface DrainTimers {
+  setTimeout (callback: () => void, delayMs: number): unknown
 }
 
 export interface StartServerOptions {
   service: Reviewer
   view: Pick<ClusterView, 'isReady'>
   logger: Logger
-  config: ServerConfig
+  /** the config's own settings, by the names the flags have (a whole Config fits) */
+  settings: ServerSettings
+  /** backstop for missed certificate file events; default DEFAULT_CERT_POLL_INTERVAL_MS */
+  certPollIntervalMs?: number
   /** a registry other modules have already added to; a fresh one when absent */
   metrics?: Metrics
   /** SIGTERM/SIGINT (and uncaught errors) shut down gracefully, flush the logger and exit the process; default true */
@@ -50,6 +47,8 @@ export interface StartServerOptions {
   onShutdown?: () => Promise<void>
   /** the clock certificates' validity is checked against; the system clock when absent */
   now?: () => Date
+  /** times the shutdown delay; the system's timers when absent */
+  timers?: DrainTimers
 }
 
 export interface ServerHandle {
@@ -64,15 +63,17 @@ export interface ServerHandle {
 
 // Rotation is usually caught by fs.watch within milliseconds; polling bounds the worst case.
 export const DEFAULT_CERT_POLL_INTERVAL_MS = 10_000
-// In-flight reviews end by the request timeout at the latest; past that (plus a margin) something is
-// stuck and the process exits non-zero rather than hang until the kubelet kills it.
-const DRAIN_TIMEOUT_MS = SERVER_TIMEOUTS.requestTimeoutMs + 5_000
+// After the delay, in-flight reviews end by the request timeout at the latest; past that (plus a
+// margin) something is stuck and the process exits non-zero rather than hang until the kubelet kills
+// it. The chart's terminationGracePeriodSeconds covers the delay plus this.
+export const DRAIN_TIMEOUT_MS = SERVER_TIMEOUTS.requestTimeoutMs + 5_000
 
 export async function startServer (options: StartServerOptions): Promise<ServerHandle> {
-  const { service, view, logger, config } = options
+  const { service, view, logger, settings } = options
   const metrics = options.metrics ?? createMetrics()
   const now = options.now ?? (() => new Date())
-  const initial = await initialKeyPair(config, logger, now)
+  const timers: DrainTimers = options.timers ?? { setTimeout: (callback, delayMs) => setTimeout(callback, delayMs) }
+  const initial = await initialKeyPair(settings, logger, now)
   metrics.tlsCertificateExpiry.set(initial.info.notAfter.getTime() / 1000)
 
   let draining = false
@@ -82,21 +83,21 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
     isDraining: () => draining,
     logger,
     metrics,
-    bodyLimitBytes: config.bodyLimitBytes,
+    bodyLimitBytes: settings.bodyLimitBytes,
     https: secureContextOptions(initial.pair)
   })
 
   let watcher: KeyPairWatcher | undefined
   let metricsServer: MetricsServer | undefined
   try {
-    await app.listen({ host: config.host, port: config.port })
+    await app.listen({ host: settings.host, port: settings.port })
     const server = app.server as unknown as HttpsServer
-    if (config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined) {
+    if (settings.tlsCert !== undefined && settings.tlsKey !== undefined) {
       watcher = watchKeyPair({
-        certFile: config.tlsCertFile,
-        keyFile: config.tlsKeyFile,
+        certFile: settings.tlsCert,
+        keyFile: settings.tlsKey,
         current: initial.pair,
-        pollIntervalMs: config.certPollIntervalMs ?? DEFAULT_CERT_POLL_INTERVAL_MS,
+        pollIntervalMs: options.certPollIntervalMs ?? DEFAULT_CERT_POLL_INTERVAL_MS,
         logger,
         // Only new handshakes use the new context; open connections keep theirs and are not dropped.
         onChange: (pair, info) => {
@@ -110,8 +111,8 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
     }
     metricsServer = await startMetricsServer({
       registry: metrics.registry,
-      host: config.metricsHost ?? config.host,
-      port: config.metricsPort,
+      host: settings.host,
+      port: settings.metricsPort,
       logger
     })
   } catch (err) {
@@ -122,7 +123,7 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
 
   const metricsListener = metricsServer
   const port = (app.server.address() as AddressInfo).port
-  const url = `https://${urlHost(config.host)}:${port}`
+  const url = `https://${urlHost(settings.host)}:${port}`
   const metricsUrl = metricsListener.url
   logger.info({ url, metricsUrl, serialNumber: initial.info.serialNumber }, 'pullguard serving')
 
@@ -130,7 +131,7 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
   const grace = options.handleSignals === false
     ? undefined
     : closeWithGrace({
-      delay: config.shutdownDelaySeconds * 1000 + DRAIN_TIMEOUT_MS,
+      delay: settings.shutdownDelaySeconds * 1000 + DRAIN_TIMEOUT_MS,
       logger: { error: (message: unknown) => { logger.error({ detail: String(message) }, 'shutdown') } }
     }, async ({ signal, err }) => {
       if (err !== undefined) logger.fatal({ err }, 'uncaught error, shutting down')
@@ -145,11 +146,16 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
 
   async function shutdown (): Promise<void> {
     closing ??= (async () => {
+      // Readiness fails and every answer says Connection: close: clients move to other replicas,
+      // connection by connection, while each review that still comes here is answered.
       draining = true
-      logger.info({ shutdownDelaySeconds: config.shutdownDelaySeconds }, 'draining: readiness failing, still answering reviews')
-      if (config.shutdownDelaySeconds > 0) await sleep(config.shutdownDelaySeconds * 1000)
+      logger.info({ shutdownDelaySeconds: settings.shutdownDelaySeconds }, 'draining: readiness failing, still answering reviews')
+      const delayMs = settings.shutdownDelaySeconds * 1000
+      if (delayMs > 0) await new Promise<void>(resolve => { timers.setTimeout(resolve, delayMs) })
       watcher?.close()
-      // Stops accepting, closes idle keep-alive connections, waits for in-flight requests.
+      logger.info('drain delay over: closing idle connections, finishing the reviews in flight')
+      // Stops accepting, closes idle keep-alive connections (Node's server.close), and waits for the
+      // requests in flight, which are answered (return503OnClosing: false) with Connection: close.
       await app.close()
       await metricsListener.close()
       await options.onShutdown?.()
@@ -171,9 +177,9 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
   }
 }
 
-async function initialKeyPair (config: ServerConfig, logger: Logger, now: () => Date): Promise<{ pair: KeyPair, info: CertificateInfo }> {
-  const { tlsCertFile, tlsKeyFile } = config
-  if (tlsCertFile === undefined && tlsKeyFile === undefined) {
+async function initialKeyPair (settings: ServerSettings, logger: Logger, now: () => Date): Promise<{ pair: KeyPair, info: CertificateInfo }> {
+  const { tlsCert, tlsKey } = settings
+  if (tlsCert === undefined && tlsKey === undefined) {
     const pair = await selfSignedKeyPair()
     logger.warn(
       'NO TLS CERTIFICATE GIVEN: serving a freshly generated SELF-SIGNED certificate for localhost. ' +
@@ -181,15 +187,15 @@ async function initialKeyPair (config: ServerConfig, logger: Logger, now: () => 
     )
     return { pair, info: inspectKeyPair(pair, now()) }
   }
-  if (tlsCertFile === undefined || tlsKeyFile === undefined) {
+  if (tlsCert === undefined || tlsKey === undefined) {
     throw new Error('TLS needs both a certificate file and a key file')
   }
   try {
-    const pair = await readKeyPair(tlsCertFile, tlsKeyFile)
+    const pair = await readKeyPair(tlsCert, tlsKey)
     return { pair, info: inspectKeyPair(pair, now()) }
   } catch (err) {
     // One line for the operator: which files and why, an expired certificate's dates included.
-    throw new KeyPairError(`TLS certificate ${tlsCertFile} (key ${tlsKeyFile}): ${(err as Error).message}`,
+    throw new KeyPairError(`TLS certificate ${tlsCert} (key ${tlsKey}): ${(err as Error).message}`,
       err instanceof KeyPairError ? err.certificate : undefined, { cause: err })
   }
 }

@@ -29,7 +29,7 @@ export interface CertificateInfo {
 }
 
 // TLS 1.0/1.1 are deprecated (RFC 8996); the API server speaks 1.2 and 1.3.
-export const TLS_MIN_VERSION = 'TLSv1.2'
+const TLS_MIN_VERSION = 'TLSv1.2'
 
 // Mozilla's "intermediate" server profile (wiki.mozilla.org/Security/Server_Side_TLS), ECDHE suites
 // only: TLS 1.3, and TLS 1.2 only with ephemeral ECDH (forward secrecy; no static RSA key exchange)
@@ -37,7 +37,7 @@ export const TLS_MIN_VERSION = 'TLSv1.2'
 // no SHA-1 MAC; SHA-1 signatures OpenSSL's security level refuses already). Node's default list also
 // accepts CBC and static-RSA suites. The API server (Go crypto/tls) offers these and no DHE at all.
 // Both key types work: ECDSA and RSA certificates each negotiate their half of the TLS 1.2 list.
-export const TLS_CIPHERS = [
+const TLS_CIPHERS = [
   'TLS_AES_128_GCM_SHA256',
   'TLS_AES_256_GCM_SHA384',
   'TLS_CHACHA20_POLY1305_SHA256',
@@ -61,7 +61,7 @@ export class KeyPairError extends Error {
  * Why a certificate cannot be served at `now`, undefined when it can. Both bounds are inclusive
  * (RFC 5280 4.1.2.5). Clients check the same dates, so serving outside them fails every handshake.
  */
-export function validityProblem ({ notBefore, notAfter }: Pick<CertificateInfo, 'notBefore' | 'notAfter'>, now: Date): string | undefined {
+function validityProblem ({ notBefore, notAfter }: Pick<CertificateInfo, 'notBefore' | 'notAfter'>, now: Date): string | undefined {
   const dates = `notBefore ${notBefore.toISOString()}, notAfter ${notAfter.toISOString()}, now ${now.toISOString()}`
   if (now.getTime() < notBefore.getTime()) return `certificate is not yet valid (${dates})`
   if (now.getTime() > notAfter.getTime()) return `certificate has expired (${dates})`

@@ -13,11 +13,11 @@ import { auth, credentialSecret, decodePatch, podCreateReview, standardCluster }
 const always = (path: string): object => ({ op: 'add', path, value: 'Always' })
 const spec = (pod: Pod): NonNullable<Pod['spec']> => pod.spec as NonNullable<Pod['spec']>
 
-t.test('requests that are neither a Pod creation nor a debug container are allowed untouched', async t => {
+t.test('requests that are neither a Pod creation, a Pod UPDATE nor a debug container are allowed untouched', async t => {
   const view = new StaticClusterView(standardCluster(), DEFAULT_ADMISSION_OPTIONS)
   const requests: Array<[string, (request: AdmissionRequest) => void]> = [
-    // The API server forbids changing images' pull fields and imagePullSecrets on a Pod UPDATE.
-    ['pod UPDATE', request => { request.operation = 'UPDATE'; request.oldObject = request.object }],
+    // Pod UPDATE itself is judged in pod-update.test.ts; its subresources other than debug are not.
+    ['pods/status UPDATE', request => { request.operation = 'UPDATE'; request.subResource = 'status'; request.oldObject = request.object }],
     ['pod DELETE', request => { request.operation = 'DELETE' }],
     ['CREATE on pods/eviction', request => { request.subResource = 'eviction' }],
     ['another resource', request => { request.resource = { group: 'apps', version: 'v1', resource: 'deployments' } }],

@@ -5,7 +5,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { decodePatch, podCreateReview } from '../support/cluster.js'
-import { logLines, post, run, serving, STANDALONE } from './serve-process.js'
+import { logLines, NO_DRAIN_DELAY, post, run, serving, STANDALONE } from './serve-process.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -20,7 +20,7 @@ function scrape (url: string): Promise<string> {
 }
 
 t.test('serve --objects answers reviews and exits 0 on SIGTERM', async t => {
-  const server = run(t, [...STANDALONE, '--port', '0'])
+  const server = run(t, [...STANDALONE, ...NO_DRAIN_DELAY, '--port', '0'])
   const url = await serving(server)
   t.match(server.output(), /SELF-SIGNED/, 'says loudly that the certificate is self-signed')
 

@@ -4,14 +4,14 @@
 import t from 'tap'
 import { createServer, type AddressInfo } from 'node:net'
 import { podCreateReview } from '../support/cluster.js'
-import { logLines, post, run, serving, STANDALONE } from './serve-process.js'
+import { logLines, NO_DRAIN_DELAY, post, run, serving, STANDALONE } from './serve-process.js'
 
-const SHUTDOWN = ['draining: readiness failing, still answering reviews', 'shut down']
+const SHUTDOWN = ['draining: readiness failing, still answering reviews', 'drain delay over: closing idle connections, finishing the reviews in flight', 'shut down']
 
 // The thread pool busy when shutdown starts: the first shutdown line is still queued for writing when
 // the last is logged, and the exit must wait for it instead of writing the others ahead of it.
 t.test('SIGTERM with the thread pool busy: the shutdown lines arrive, in order', async t => {
-  const server = run(t, [...STANDALONE, '--port', '0'], { busyThreadpool: true })
+  const server = run(t, [...STANDALONE, ...NO_DRAIN_DELAY, '--port', '0'], { busyThreadpool: true })
   const url = await serving(server)
   t.equal((await post(url, JSON.stringify(podCreateReview()))).status, 200)
   server.child.kill('SIGTERM')
@@ -21,13 +21,13 @@ t.test('SIGTERM with the thread pool busy: the shutdown lines arrive, in order',
 })
 
 t.test('an uncaught error: the fatal line and the shutdown arrive, in order, and the exit code is 1', async t => {
-  const server = run(t, [...STANDALONE, '--port', '0'], { busyThreadpool: true })
+  const server = run(t, [...STANDALONE, ...NO_DRAIN_DELAY, '--port', '0'], { busyThreadpool: true })
   await serving(server)
   server.child.stdin.write('throw\n')
   t.equal(await server.closed, 1)
   const lines = logLines(server.output())
-  t.same(lines.slice(-3).map(line => line.msg), ['uncaught error, shutting down', ...SHUTDOWN])
-  t.match(lines.at(-3), { level: 'fatal', err: { message: 'injected fault' } })
+  t.same(lines.slice(-4).map(line => line.msg), ['uncaught error, shutting down', ...SHUTDOWN])
+  t.match(lines.at(-4), { level: 'fatal', err: { message: 'injected fault' } })
 })
 
 // A failed start ends with runServe throwing and no process.exit: the event loop writes out the log

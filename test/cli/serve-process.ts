@@ -11,6 +11,9 @@ import { CLI, REPO_ROOT } from '../support/cli.js'
 const BUSY_THREADPOOL = fileURLToPath(new URL('./fixtures/busy-threadpool.mjs', import.meta.url))
 
 export const STANDALONE = ['serve', '--objects', 'examples/standalone/cluster.yaml', '--host', '127.0.0.1', '--metrics-port', '0']
+// For tests about answers and exits rather than the drain (serve-drain.test.ts): exit at once on SIGTERM
+// instead of after the default 5 s delay.
+export const NO_DRAIN_DELAY = ['--shutdown-delay-seconds', '0']
 
 export interface LogLine { level: string, msg: string, err?: { message: string } }
 

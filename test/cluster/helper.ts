@@ -7,7 +7,7 @@ import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions } from '../../src/admi
 import { LiveClusterView, type LiveClusterViewOptions } from '../../src/cluster/live/live-view.js'
 import { createMetrics, type Metrics } from '../../src/server/metrics.js'
 import { captureLog, type CapturedLog } from '../server/log-capture.js'
-import { ApiDouble, waitFor, type ApiDoubleOptions, type KubeObject, type StartedApiDouble } from '../support/api-double.js'
+import { ApiDouble, POLL_DEADLINE_MS, waitFor, type ApiDoubleOptions, type KubeObject, type StartedApiDouble } from '../support/api-double.js'
 import { auth, credentialSecret, namespace } from '../support/cluster.js'
 
 export { waitFor }
@@ -74,7 +74,7 @@ export function startView (t: Test, started: StartedApiDouble, overrides: Partia
 
 export async function startSyncedView (t: Test, started: StartedApiDouble, overrides: Partial<LiveClusterViewOptions> = {}): Promise<LiveHarness> {
   const harness = startView(t, started, overrides)
-  await withTimeout(harness.view.whenSynced(), 3000, 'the view to sync')
+  await withTimeout(harness.view.whenSynced(), POLL_DEADLINE_MS, 'the view to sync')
   return harness
 }
 
@@ -97,11 +97,11 @@ export function expectedConfig (auths: Record<string, unknown>): string {
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 
 /** waits until the namespace's managed Secret holds exactly these bytes */
-export function waitForConfig (api: ApiDouble, ns: string, config: string, timeoutMs = 3000): Promise<void> {
+export function waitForConfig (api: ApiDouble, ns: string, config: string, timeoutMs = POLL_DEADLINE_MS): Promise<void> {
   return waitFor(() => dockerConfigOf(managedSecret(api, ns)) === config, `${ns}'s managed secret content`, timeoutMs)
 }
 
-export function waitForNoSecret (api: ApiDouble, ns: string, timeoutMs = 3000): Promise<void> {
+export function waitForNoSecret (api: ApiDouble, ns: string, timeoutMs = POLL_DEADLINE_MS): Promise<void> {
   return waitFor(() => managedSecret(api, ns) === undefined, `${ns}'s managed secret to be gone`, timeoutMs)
 }
 
@@ -131,7 +131,7 @@ export function managedWrites (api: ApiDouble): number {
 }
 
 /** polls a metric until the check passes */
-export async function waitForMetric (metrics: Metrics, name: string, labels: Record<string, string>, check: (value: number) => boolean, timeoutMs = 3000): Promise<number> {
+export async function waitForMetric (metrics: Metrics, name: string, labels: Record<string, string>, check: (value: number) => boolean, timeoutMs = POLL_DEADLINE_MS): Promise<number> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await metricValue(metrics, name, labels)

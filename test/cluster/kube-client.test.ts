@@ -92,9 +92,8 @@ t.test('typed calls: timeouts, and errors read as code + reason', async t => {
   api.create({ kind: 'Namespace', metadata: { name: 'team-a' } })
 
   api.injectFault({ verb: 'get' }, 'hang', { times: 1 })
-  const startedAt = performance.now()
+  // the double never answers this one: only the call's own timeout can end it
   const hung = await core.readNamespace({ name: 'team-a' }, withTimeout(100)).catch((err: unknown) => err)
-  t.ok(performance.now() - startedAt < 1000)
   t.match(apiFailure(hung), { reason: 'TimeoutError' })
   api.releaseHung()
 
@@ -120,15 +119,15 @@ t.test('list pages as plain JSON: selectors, limit and continue, the credentials
   const listPage = listPageAsJson<k8s.V1Secret>(started.kubeConfig(), '/api/v1/secrets')
   const names = (page: k8s.KubernetesListObject<k8s.V1Secret>): string[] => page.items.map(s => `${s.metadata?.namespace}/${s.metadata?.name}`)
 
-  const first = await listPage({ fieldSelector: 'metadata.name=managed', limit: 2 }, withTimeout(1000))
+  const first = await listPage({ fieldSelector: 'metadata.name=managed', limit: 2 }, withTimeout(5000))
   t.same(names(first), ['a/managed', 'b/managed'])
   t.equal(first.metadata?.resourceVersion, String(api.resourceVersion))
   t.ok(first.metadata?._continue, 'the continue token, under the typed list\'s name')
   t.type(first.items[0]?.metadata?.creationTimestamp, 'string', 'plain JSON, as watch events are: no model classes, no Dates')
-  const last = await listPage({ fieldSelector: 'metadata.name=managed', limit: 2, _continue: first.metadata!._continue! }, withTimeout(1000))
+  const last = await listPage({ fieldSelector: 'metadata.name=managed', limit: 2, _continue: first.metadata!._continue! }, withTimeout(5000))
   t.same(names(last), ['c/managed'])
   t.notOk(last.metadata?._continue)
-  t.same(names(await listPage({ labelSelector: 'tier=gold', limit: 10 }, withTimeout(1000))), ['c/managed'])
+  t.same(names(await listPage({ labelSelector: 'tier=gold', limit: 10 }, withTimeout(5000))), ['c/managed'])
   const lists = api.requests.filter(r => r.verb === 'list')
   t.same(lists.map(r => r.query), [
     { fieldSelector: 'metadata.name=managed', limit: '2' },
@@ -143,19 +142,18 @@ t.test('list pages as plain JSON: selectors, limit and continue, the credentials
     contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
     currentContext: 'c'
   })
-  const unauthorized = await listPageAsJson(stranger, '/api/v1/secrets')({ limit: 10 }, withTimeout(1000)).catch((err: unknown) => err)
+  const unauthorized = await listPageAsJson(stranger, '/api/v1/secrets')({ limit: 10 }, withTimeout(5000)).catch((err: unknown) => err)
   t.ok(unauthorized instanceof k8s.ApiException, 'what a typed call throws')
   t.match(apiFailure(unauthorized), { code: 401, reason: 'Unauthorized' })
 
   api.create({ kind: 'Secret', metadata: { name: 'fresh', namespace: 'a' } })
   api.compact()
-  const expired = await listPage({ limit: 2, _continue: first.metadata!._continue! }, withTimeout(1000)).catch((err: unknown) => err)
+  const expired = await listPage({ limit: 2, _continue: first.metadata!._continue! }, withTimeout(5000)).catch((err: unknown) => err)
   t.ok(isStatus(expired, 410, 'Expired'), 'an expired continue token: 410 with its Status')
 
   api.injectFault({ verb: 'list' }, 'hang', { times: 1 })
-  const startedAt = performance.now()
+  // the double never answers this one: the call options' signal is what ends it
   const hung = await listPage({ limit: 2 }, withTimeout(100)).catch((err: unknown) => err)
-  t.ok(performance.now() - startedAt < 1000, 'the call options\' signal aborts it')
   t.match(apiFailure(hung), { reason: 'TimeoutError' })
   api.releaseHung()
 })

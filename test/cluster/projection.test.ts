@@ -57,6 +57,18 @@ t.test('a tenant namespace gets its managed Secret: labels, content hash, exact 
   await waitForConfig(api, 'default', expectedConfig({ ...GLOBEX_AUTHS, ...MIRROR_AUTHS }))
 })
 
+t.test('our own write coming back through the watch is not taken for someone else\'s change', async t => {
+  const { api, started } = await startApi(t)
+  seed(api)
+  // a long settle delay: a namespace mistaken for changed by someone else would sit in the queue
+  const { metrics } = await startSyncedView(t, started, { projector: { settleDelayMs: 60_000 } })
+  await waitForConfig(api, 'team-a', expectedConfig(ACME_AUTHS))
+  await waitForConfig(api, 'team-b', expectedConfig(GLOBEX_AUTHS))
+  await waitForMetric(metrics, 'pullguard_managed_secrets', {}, v => v === 2)
+  await waitForMetric(metrics, 'pullguard_reconcile_total', { result: 'created' }, v => v === 2)
+  t.equal(await metricValue(metrics, 'pullguard_reconcile_queue_depth'), 0, 'nothing queued behind our own writes')
+})
+
 t.test('a rotated source updates every copy of that tenant, and only those', async t => {
   const { api, started } = await startApi(t)
   seed(api)
@@ -122,7 +134,7 @@ t.test('a same-name Secret pullguard does not manage is left untouched and repor
   t.equal(await metricValue(metrics, 'pullguard_managed_secret_conflicts_total'), 1)
   t.ok(log.records().some(r => r.level === 'warn' && r.namespace === 'team-a' && String(r.msg).includes('without the managed-by label')))
 
-  const result = await view.ensureManagedSecret({ namespace: 'team-a', name: SECRET, tenant: 'acme', dockerConfigJson: '', contentHash: '' }, 1000)
+  const result = await view.ensureManagedSecret({ namespace: 'team-a', name: SECRET, tenant: 'acme', dockerConfigJson: '', contentHash: '' }, 5000)
   t.equal(result.outcome, 'conflict')
   await sleep(300) // several resyncs
   t.same(managedSecret(api, 'team-a'), squatter, 'never overwritten')

@@ -87,7 +87,7 @@ t.test('the same namespace ensured by both replicas at once: one creates, the ot
     'the Secret watches back and both views fresh')
   const spec = { namespace: 'acme-fresh', name: SECRET, tenant: 'acme', dockerConfigJson: '', contentHash: '' }
   api.clearRequests()
-  const results = await Promise.all([one.view.ensureManagedSecret(spec, 1000), two.view.ensureManagedSecret(spec, 1000)])
+  const results = await Promise.all([one.view.ensureManagedSecret(spec, 5000), two.view.ensureManagedSecret(spec, 5000)])
   t.same(results.map(r => r.outcome).sort(), ['created', 'unchanged'], 'one creates, the other re-reads and finds it right')
   t.same(api.requests.filter(r => r.namespace === 'acme-fresh').map(r => `${r.verb} ${r.status}`).sort(), ['create 201', 'create 409', 'get 200'])
   t.equal(dockerConfigOf(managedSecret(api, 'acme-fresh')), expectedConfig(ACME_AUTHS))

@@ -4,8 +4,10 @@
 import t from 'tap'
 import type { KubeObject } from '../support/api-double.js'
 import { credentialSecret, namespace } from '../support/cluster.js'
+import { FakeClock } from '../support/fake-clock.js'
 import {
   ACME_AUTHS,
+  FAST,
   GLOBEX_AUTHS,
   OPTIONS,
   expectedConfig,
@@ -18,6 +20,7 @@ import {
   startView,
   waitFor,
   waitForConfig,
+  waitForMetric,
   waitForNoSecret
 } from './helper.js'
 
@@ -39,27 +42,39 @@ t.test('readiness: false until every cache synced, then true, and still true whi
 })
 
 t.test('cache age grows while the API server is unreachable and resets once it is back', async t => {
+  // The caches' time is a fake clock: ages are exact, and restarts after a failure wait for it.
+  const clock = new FakeClock()
   const { api, started } = await startApi(t, { bookmarkIntervalMs: 50 })
   seed(api)
-  const { metrics, log } = await startSyncedView(t, started)
-  await sleep(100)
-  const healthy = await metricValue(metrics, 'pullguard_cache_age_seconds', { cache: 'namespaces' })
-  t.ok(healthy < 0.5, `fresh while bookmarks flow (${healthy.toFixed(3)} s)`)
+  const { metrics, log } = await startSyncedView(t, started, { cacheClock: clock })
+  const age = (cache: string): Promise<number> => metricValue(metrics, 'pullguard_cache_age_seconds', { cache })
+  await clock.advance(1000)
+  await waitForMetric(metrics, 'pullguard_cache_age_seconds', { cache: 'namespaces' }, value => value === 0)
+  t.pass('a bookmark brings the age back to 0')
 
+  const failures = (): number => log.records('list/watch failed; restarting').length
   await api.setDown(true)
-  await sleep(300)
-  const first = await metricValue(metrics, 'pullguard_cache_age_seconds', { cache: 'namespaces' })
-  await sleep(400)
-  const second = await metricValue(metrics, 'pullguard_cache_age_seconds', { cache: 'credentials' })
-  t.ok(first >= 0.25, `age ${first.toFixed(3)} s after 0.3 s down`)
-  t.ok(second > first + 0.3, `and growing (${second.toFixed(3)} s)`)
-  await waitFor(() => log.records().some(r => r.msg === 'cache stale: API server not heard from; admission keeps serving the last good state'), 'the stale log line', 5000)
-  t.ok(log.records('list/watch failed; restarting').length >= 3, 'failures logged with their retry delay')
+  await waitFor(() => failures() >= 3, 'every cache to see the outage')
+  const down = await age('credentials')
+  await clock.advance(300)
+  t.equal(Math.round((await age('credentials') - down) * 1000), 300, 'the age grows with the clock while down')
+  // twice the bound: the staleness check runs on an interval, a fraction of the bound
+  await clock.advance(FAST.informers!.staleAfterMs! * 2)
+  t.ok(await age('namespaces') * 1000 >= FAST.informers!.staleAfterMs! * 2, 'past the stale bound')
+  await waitFor(() => log.records().some(r => r.msg === 'cache stale: API server not heard from; admission keeps serving the last good state'), 'the stale log line')
+  t.ok(failures() >= 3, 'failures logged with their retry delay')
 
   await api.setDown(false)
-  await waitFor(() => log.records('cache fresh again: API server reachable').length >= 3, 'every cache fresh again', 3000)
-  const recovered = await metricValue(metrics, 'pullguard_cache_age_seconds', { cache: 'managed-secrets' })
-  t.ok(recovered < 0.5, `age back to ${recovered.toFixed(3)} s`)
+  // each round moves the clock past the longest restart delay, so every pending restart runs
+  for (let round = 0; log.records('cache fresh again: API server reachable').length < 3; round++) {
+    if (round === 500) throw new Error('the caches did not recover')
+    await clock.advance(FAST.informers!.restartMaxDelayMs! * 1.2 + 1)
+    await sleep(10)
+  }
+  for (const cache of ['namespaces', 'credentials', 'managed-secrets']) {
+    await waitForMetric(metrics, 'pullguard_cache_age_seconds', { cache }, value => value === 0)
+    t.pass(`${cache}: age back to 0 once heard from`)
+  }
 })
 
 t.test('a dropped watch resumes and catches up with what changed meanwhile', async t => {

@@ -13,7 +13,7 @@ import { decodePatch, podCreateReview } from '../support/cluster.js'
 import { ACME_AUTHS, SECRET, expectedConfig, seed, startApi, waitFor, waitForConfig } from './helper.js'
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
-const RESOLVE = fileURLToPath(new URL('../server/fixtures/ts-resolve.mjs', import.meta.url))
+const RESOLVE = fileURLToPath(new URL('../support/ts-resolve.mjs', import.meta.url))
 
 interface Served {
   lines: Array<Record<string, unknown>>

@@ -68,3 +68,10 @@ t.test('standalone writes follow the live plan: tampered data under the right ha
   t.same(await view.ensureManagedSecret(spec), { outcome: 'updated' })
   t.equal(Buffer.from(view.secrets.get('team-a/pullguard-registry-credentials')?.data?.['.dockerconfigjson'] ?? '', 'base64').toString(), acme.dockerConfigJson)
 })
+
+t.test('standalone mode refuses token sources, naming the file and the Secret', async t => {
+  const source = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'acme-ecr', namespace: options.credentialsNamespace, labels: { [options.tenantLabel]: 'acme' } }, type: 'pullguard.dev/token-source', stringData: { provider: 'ecr', region: 'eu-west-1' } }
+  const dir = t.testdir({ 'cluster.json': JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...standardCluster(), source] }) })
+  await t.rejects(StaticClusterView.fromFiles([`${dir}/cluster.json`], options), new ManifestError(`${dir}/cluster.json`,
+    'Secret acme-ecr is a token source (pullguard.dev/token-source): tokens are minted by the leader in live mode, and standalone mode cannot mint; run serve without --objects, or give a static dockerconfigjson Secret instead'))
+})

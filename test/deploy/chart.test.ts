@@ -8,6 +8,8 @@ import t from 'tap'
 import { parseImageName } from '../../src/admission/image-reference.js'
 import { DEFAULT_ADMISSION_OPTIONS } from '../../src/admission/options.js'
 import { DEFAULT_CONFIG, flagOf, SETTINGS, type Config } from '../../src/config/config.js'
+import { DEFAULT_SHUTDOWN_DELAY_SECONDS } from '../../src/server/limits.js'
+import { DRAIN_TIMEOUT_MS } from '../../src/server/serve.js'
 import { fixture } from '../support/fixtures.js'
 import { CHART, clone, deployManifests, readJson, readText, readYaml } from './support/repo.js'
 
@@ -134,11 +136,11 @@ t.test('settings: one source of truth with the code', async t => {
   const inCluster = SETTINGS.filter(s => s.commands.includes('serve') && !['objects', 'tlsCert', 'tlsKey', 'kubeconfig', 'credentialsNamespace', ...fromPod].includes(s.key))
   t.same(Object.keys(settings).sort(), inCluster.map(s => s.key).sort(), 'values.settings has every in-cluster serve setting of src/config, and only those')
   for (const [key, value] of Object.entries(settings)) {
-    if (key === 'shutdownDelaySeconds') continue
     t.same(value, DEFAULT_CONFIG[key as keyof Config], `settings.${key} defaults to the code's default`)
   }
-  t.equal(DEFAULT_CONFIG.shutdownDelaySeconds, 0)
-  t.ok(Number(settings.shutdownDelaySeconds) > 0, 'the chart opens a drain window the binary does not have by default')
+  t.equal(settings.shutdownDelaySeconds, DEFAULT_SHUTDOWN_DELAY_SECONDS, 'chart and CLI drain for the same delay by default')
+  t.ok(Number(values.terminationGracePeriodSeconds) > DEFAULT_SHUTDOWN_DELAY_SECONDS + DRAIN_TIMEOUT_MS / 1000,
+    'terminationGracePeriodSeconds covers the delay and pullguard\'s own bound on the reviews in flight')
   t.equal(settings.tenantLabel, DEFAULT_ADMISSION_OPTIONS.tenantLabel)
   t.equal(settings.managedSecretName, DEFAULT_ADMISSION_OPTIONS.managedSecretName)
 })
@@ -153,7 +155,7 @@ t.test('the Deployment template renders every setting as its flag', async t => {
   const contract = new Set(['--port', '--host', '--metrics-port', '--tls-cert', '--tls-key', '--credentials-namespace', '--managed-secret-name',
     '--foreign-registry-policy', '--public-registries', '--always-pull-exempt', '--tenant-label', '--body-limit-bytes', '--shutdown-delay-seconds',
     '--log-level', '--ensure-timeout-ms', '--namespace-lookup-timeout-ms', '--resync-seconds', '--leader-election', '--leader-election-lease-name', '--lease-duration-seconds', '--renew-deadline-seconds',
-  '--retry-period-seconds', '--kubeconfig', '--config'])
+  '--retry-period-seconds', '--credential-provider-dir', '--kubeconfig', '--config'])
   const cli = new Set(SETTINGS.filter(s => s.commands.includes('serve')).map(s => flagOf(s.key)))
   for (const { flag } of flagLines) {
     t.ok(contract.has(flag), `${flag} is in the CLI contract`)
@@ -222,6 +224,8 @@ t.test('template structure', async t => {
   }
   t.match(template('validatingadmissionpolicy-always-pull.yaml'), /include "pullguard\.tenantNamespaceSelector"/, 'the policy binding ...')
   t.match(webhook, /include "pullguard\.tenantNamespaceSelector"/, '... and the webhook share one namespace selector')
+  t.match(webhook, /\.Files\.Get "files\/webhook-match-conditions\.yaml" \| fromYaml/, 'the webhook\'s matchConditions come from their file ...')
+  t.match(webhook, /matchConditions:\n\s+\{\{- toYaml \$matchConditions\.matchConditions \| nindent 6 \}\}/, '... rendered under the webhook')
   const notes = template('NOTES.txt')
   for (const needle of ['.Values.settings.tenantLabel', 'kubectl label namespace', 'docker-registry', '.Values.settings.managedSecretName']) {
     t.ok(notes.includes(needle), `NOTES.txt: ${needle}`)
@@ -232,7 +236,7 @@ t.test('policy files: only variables that exist, in order', async t => {
   const templatedVariables: Record<string, string[]> = {
     'always-pull': ['alwaysPullExempt'],
     'tenant-label-guard': ['tenantLabel', 'adminUsers', 'adminGroups'],
-    'managed-secret-guard': ['pullguardUser', 'managedSecretName', 'tenantLabel']
+    'managed-secret-guard': ['pullguardUser', 'managedSecretName', 'tenantLabel', 'credentialsNamespace']
   }
   for (const [name, leading] of Object.entries(templatedVariables)) {
     const file = readYaml<{ matchConditions?: Array<{ expression: string }>, variables: Array<{ name: string, expression: string }>, validations: Array<{ expression: string, messageExpression?: string }> }>(`charts/pullguard/files/policies/${name}.yaml`)

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { DEFAULT_ADMISSION_OPTIONS, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/admission/options.js'
 import { DEFAULT_CONFIG, flagOf, SETTINGS } from '../../src/config/config.js'
+import { DRAIN_TIMEOUT_MS } from '../../src/server/serve.js'
 import { deployManifests, loadManifests, only, readYaml, yamlFilesUnder, type KubeObject, type Manifest } from './support/repo.js'
 import { schemaErrors, unknownFields } from './support/schemas.js'
 
@@ -43,6 +44,7 @@ interface Webhook {
   rules: Array<{ operations: string[], apiGroups: string[], apiVersions: string[], resources: string[], scope: string }>
   namespaceSelector: object
   objectSelector?: object
+  matchConditions?: Array<{ name: string, expression: string }>
   failurePolicy: string
   matchPolicy: string
   sideEffects: string
@@ -54,7 +56,7 @@ const CONTRACT_FLAGS = ['--port', '--host', '--metrics-port', '--tls-cert', '--t
   '--managed-secret-name', '--foreign-registry-policy', '--public-registries', '--always-pull-exempt', '--tenant-label',
   '--body-limit-bytes', '--shutdown-delay-seconds', '--log-level', '--ensure-timeout-ms', '--namespace-lookup-timeout-ms',
   '--resync-seconds', '--leader-election', '--leader-election-lease-name', '--lease-duration-seconds', '--renew-deadline-seconds',
-  '--retry-period-seconds', '--kubeconfig', '--config']
+  '--retry-period-seconds', '--credential-provider-dir', '--kubeconfig', '--config']
 
 const files = [...yamlFilesUnder('deploy'), ...yamlFilesUnder('examples')]
 const all: Manifest[] = files.flatMap(loadManifests)
@@ -123,12 +125,14 @@ t.test('the Deployment passes the code\'s settings as flags the CLI accepts', as
   for (const [flag, value] of Object.entries(expected)) t.equal(flags.get(flag), value, `${flag} ${value} (the code's default)`)
   t.notOk(flags.has('--always-pull-exempt'), 'no exemptions by default, like the code')
   t.notOk(flags.has('--objects') || flags.has('--kubeconfig'), 'live mode with the in-cluster service account')
-  t.equal(DEFAULT_CONFIG.shutdownDelaySeconds, 0, 'the binary drains for 0 s by default ...')
   const drain = Number(flags.get('--shutdown-delay-seconds'))
-  t.ok(drain > 0, '... the Deployment sets a drain window')
+  t.equal(drain, DEFAULT_CONFIG.shutdownDelaySeconds, 'the Deployment drains for the binary\'s default delay')
+  t.ok(drain > 0, 'a drain window: the API server keeps sending for a few seconds after SIGTERM')
   const webhook = (only(deploy, 'MutatingWebhookConfiguration').webhooks as Webhook[])[0] as Webhook
-  t.ok(deployment.spec.template.spec.terminationGracePeriodSeconds > drain + webhook.timeoutSeconds,
-    'terminationGracePeriodSeconds covers the drain window and the longest in-flight review')
+  const grace = deployment.spec.template.spec.terminationGracePeriodSeconds
+  t.ok(grace > drain + webhook.timeoutSeconds, 'terminationGracePeriodSeconds covers the drain window and the longest review the API server waits for')
+  t.ok(grace > drain + DRAIN_TIMEOUT_MS / 1000, '... and pullguard\'s own bound on the reviews in flight')
+  t.notOk(deployment.spec.template.spec.containers.some(c => 'lifecycle' in c), 'no preStop hook: the delay is pullguard\'s own')
   t.ok(Number(flags.get('--ensure-timeout-ms')) < webhook.timeoutSeconds * 1000, 'writing the managed Secret fits in the webhook timeout')
 
   t.match(container.image, /^ghcr\.io\/pullguard\/pullguard:\d+\.\d+\.\d+/, 'image pinned to a version')
@@ -178,9 +182,11 @@ t.test('the webhook configuration', async t => {
   t.same(ports.find(p => p.name === 'http-metrics')?.targetPort, 'metrics', 'the metrics port is on the Service')
   t.notOk(webhook.clientConfig.caBundle, 'no caBundle in the manifest: cainjector owns it')
   t.same(webhook.rules, [
-    { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
+    { operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
     { operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' }
-  ], 'Pod CREATE and kubectl debug, nothing else')
+  ], 'Pod CREATE, Pod UPDATE and kubectl debug, nothing else')
+  t.same(webhook.matchConditions, readYaml<{ matchConditions: object[] }>('charts/pullguard/files/webhook-match-conditions.yaml').matchConditions,
+    'matchConditions from the chart\'s file (policies.test.ts evaluates them)')
   t.same(webhook.namespaceSelector, {
     matchExpressions: [
       { key: TENANT_LABEL, operator: 'Exists' },
@@ -275,7 +281,8 @@ t.test('deploy/ carries the chart\'s policy files and values exactly', async t =
     'managed-secret-guard': {
       pullguardUser: `system:serviceaccount:${NS}:pullguard`,
       managedSecretName: values.settings.managedSecretName,
-      tenantLabel: values.settings.tenantLabel
+      tenantLabel: values.settings.tenantLabel,
+      credentialsNamespace: NS
     }
   }
   for (const [name, config] of Object.entries(templated)) {

@@ -6,7 +6,17 @@ import t from 'tap'
 import { DEFAULT_ADMISSION_OPTIONS, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/admission/options.js'
 import { fixture } from '../support/fixtures.js'
 import { deployManifests, only, type KubeObject } from './support/repo.js'
-import { calledFunctions, celEnvironment, evaluatePolicy, expressionsOf, webhookMatches, type AdmissionAttributes } from './support/vap.js'
+import {
+  calledFunctions,
+  celEnvironment,
+  evaluatePolicy,
+  expressionsOf,
+  matchConditionHolds,
+  webhookCelEnvironment,
+  webhookMatches,
+  type AdmissionAttributes,
+  type WebhookSpec
+} from './support/vap.js'
 
 const manifests = deployManifests()
 const policy = (name: string): KubeObject => only(manifests, 'ValidatingAdmissionPolicy', `pullguard-${name}`)
@@ -15,6 +25,7 @@ const alwaysPull = { policy: policy('always-pull'), binding: binding('always-pul
 const labelGuard = { policy: policy('tenant-label-guard'), binding: binding('tenant-label-guard') }
 const secretGuard = { policy: policy('managed-secret-guard'), binding: binding('managed-secret-guard') }
 const ALL = [alwaysPull, labelGuard, secretGuard]
+const webhook = (only(manifests, 'MutatingWebhookConfiguration').webhooks as WebhookSpec[])[0] as WebhookSpec
 
 const TENANT_LABEL = DEFAULT_ADMISSION_OPTIONS.tenantLabel
 const PULLGUARD_USER = `system:serviceaccount:${DEFAULT_ADMISSION_OPTIONS.credentialsNamespace}:pullguard`
@@ -55,6 +66,22 @@ function debugUpdate (edit: (pod: Pod, old: Pod) => void = () => {}): AdmissionA
   return { request, object, oldObject, namespaceObject: tenantNamespace() }
 }
 
+/** The Pod UPDATE fixture (`kubectl label` on a Pod created before team-a joined a tenant): `edit` gets the new Pod and the stored one. */
+function podUpdate (edit: (pod: Pod, old: Pod) => void = () => {}): AdmissionAttributes {
+  const review = fixture<Review>('pod-update.json')
+  edit(review.request.object, review.request.oldObject as Pod)
+  const { object, oldObject, ...request } = review.request
+  return { request, object, oldObject, namespaceObject: tenantNamespace() }
+}
+const containerOf = (pod: Pod, name: string): Container => {
+  const found = [...pod.spec.initContainers ?? [], ...pod.spec.containers ?? [], ...pod.spec.ephemeralContainers ?? []].find(c => c.name === name)
+  if (found === undefined) throw new Error(`no container ${name}`)
+  return found
+}
+/** Changes a container's image in the new Pod only. */
+const setImage = (name: string, image: string) => (pod: Pod): void => { containerOf(pod, name).image = image }
+const GLOBEX_IMAGE = 'ghcr.io/globex/billing:1.0'
+
 const allAlways = (pod: Pod): void => {
   for (const list of [pod.spec.initContainers, pod.spec.containers, pod.spec.ephemeralContainers]) {
     for (const c of list ?? []) c.imagePullPolicy = 'Always'
@@ -80,6 +107,15 @@ t.test('every expression is CEL that both the API server and cel-js accept', asy
       t.same(calledFunctions(expression).filter(f => !portable.has(f)), [], `${name} calls only portable functions`)
       t.notMatch(expression, /\.\?|\[\?|cel\.bind|optional\./, `${name} uses no optional types nor cel.bind`)
     }
+  }
+  t.ok((webhook.matchConditions ?? []).length > 0, 'the webhook has matchConditions')
+  for (const { name, expression } of webhook.matchConditions ?? []) {
+    // A webhook's matchConditions see object, oldObject and request only: no namespaceObject, no variables.
+    const check = webhookCelEnvironment.check(expression)
+    t.ok(check.valid, `webhook matchConditions.${name ?? '?'} type-checks without namespaceObject or variables`, { error: check.valid ? undefined : check.error?.message })
+    if (check.valid) t.ok(['bool', 'dyn'].includes(String(check.type)), `webhook matchConditions.${name ?? '?'} returns bool`)
+    t.same(calledFunctions(expression).filter(f => !portable.has(f)), [], `webhook matchConditions.${name ?? '?'} calls only portable functions`)
+    t.notMatch(expression, /\.\?|\[\?|cel\.bind|optional\./, `webhook matchConditions.${name ?? '?'} uses no optional types nor cel.bind`)
   }
 })
 
@@ -160,27 +196,121 @@ t.test('always-pull: what is denied, and the message says why', async t => {
   }
 })
 
-t.test('always-pull matches exactly the requests the webhook is called for', async t => {
-  const webhook = (only(manifests, 'MutatingWebhookConfiguration').webhooks as Parameters<typeof webhookMatches>[0][])[0]
-  if (webhook === undefined) throw new Error('no webhook')
+t.test('always-pull matches every request the webhook is called for, and allows the rest', async t => {
   const namespaced = (ns: object) => podCreate(undefined, { namespace: ns })
+  // [name, request, webhook called, policy matched]
+  const cases: Array<[string, AdmissionAttributes, boolean, boolean]> = [
+    ['Pod CREATE in a tenant namespace', podCreate(), true, true],
+    ['kubectl debug in a tenant namespace', debugUpdate(), true, true],
+    ['Pod UPDATE changing an image', podUpdate(setImage('web', GLOBEX_IMAGE)), true, true],
+    // The policy checks every Pod UPDATE itself rather than trust the webhook's matchCondition.
+    ['Pod UPDATE changing no image (a label)', podUpdate(), false, true],
+    ['Pod CREATE in a namespace without the tenant label', namespaced(namespaceObject('default')), false, false],
+    ['Pod CREATE in kube-system, even if labelled', namespaced(namespaceObject('kube-system', { [TENANT_LABEL]: 'acme' })), false, false],
+    ['Pod CREATE in pullguard\'s own namespace, even if labelled', namespaced(namespaceObject('pullguard-system', { [TENANT_LABEL]: 'acme' })), false, false],
+    ['Pod CREATE in a tenant namespace with an empty tenant value (Exists)', namespaced(namespaceObject('team-x', { [TENANT_LABEL]: '' })), true, true],
+    ['Pod UPDATE changing an image in a namespace without the tenant label', { ...podUpdate(setImage('web', GLOBEX_IMAGE)), namespaceObject: namespaceObject('default') }, false, false],
+    ['pods/binding CREATE (scheduling, not a Pod creation)', { ...podCreate(), request: { ...podCreate().request, subResource: 'binding' } }, false, false],
+    ['pods/eviction CREATE', { ...podCreate(), request: { ...podCreate().request, subResource: 'eviction' } }, false, false],
+    ['pods/status UPDATE', { ...debugUpdate(), request: { ...debugUpdate().request, subResource: 'status' } }, false, false],
+    ['Pod DELETE', { ...podCreate(), request: { ...podCreate().request, operation: 'DELETE' } }, false, false]
+  ]
+  for (const [name, attributes, called, matched] of cases) {
+    t.equal(webhookMatches(webhook, attributes), called, `webhook: ${name}`)
+    const result = evaluatePolicy(alwaysPull.policy, alwaysPull.binding, attributes)
+    t.equal(result.matched, matched, `policy: ${name}`)
+    if (matched && !called) t.ok(result.allowed, `policy: ${name}: allowed, as pullguard would answer`, { messages: result.messages })
+  }
+})
+
+t.test('webhook matchCondition: every CREATE and debug request, a Pod UPDATE only when an image changed', async t => {
+  const conditions = webhook.matchConditions ?? []
+  const holds = (attributes: AdmissionAttributes): boolean => conditions.every(c => matchConditionHolds(c, attributes))
+  const volume = (reference: string): NonNullable<Pod['spec']['volumes']>[number] => ({ name: 'models', image: { reference, pullPolicy: 'IfNotPresent' } })
   const cases: Array<[string, AdmissionAttributes, boolean]> = [
-    ['Pod CREATE in a tenant namespace', podCreate(), true],
-    ['kubectl debug in a tenant namespace', debugUpdate(), true],
-    ['Pod CREATE in a namespace without the tenant label', namespaced(namespaceObject('default')), false],
-    ['Pod CREATE in kube-system, even if labelled', namespaced(namespaceObject('kube-system', { [TENANT_LABEL]: 'acme' })), false],
-    ['Pod CREATE in pullguard\'s own namespace, even if labelled', namespaced(namespaceObject('pullguard-system', { [TENANT_LABEL]: 'acme' })), false],
-    ['Pod CREATE in a tenant namespace with an empty tenant value (Exists)', namespaced(namespaceObject('team-x', { [TENANT_LABEL]: '' })), true],
-    ['Pod UPDATE (pull policy and pull secrets are immutable there)', { ...podCreate(), request: { ...podCreate().request, operation: 'UPDATE' } }, false],
-    ['pods/binding CREATE (scheduling, not a Pod creation)', { ...podCreate(), request: { ...podCreate().request, subResource: 'binding' } }, false],
-    ['pods/eviction CREATE', { ...podCreate(), request: { ...podCreate().request, subResource: 'eviction' } }, false],
-    ['pods/status UPDATE', { ...debugUpdate(), request: { ...debugUpdate().request, subResource: 'status' } }, false],
-    ['Pod DELETE', { ...podCreate(), request: { ...podCreate().request, operation: 'DELETE' } }, false]
+    ['Pod CREATE (no oldObject)', podCreate(), true],
+    ['Pod CREATE of a Pod pulling everything Always', podCreate(allAlways), true],
+    ['kubectl debug', debugUpdate(), true],
+    ['kubectl debug that changes no image (oldObject the same)', debugUpdate((pod, old) => { pod.spec.ephemeralContainers = old.spec.ephemeralContainers }), true],
+    ['a label change', podUpdate(), false],
+    ['the same Pod sent back', podUpdate((pod, old) => { pod.spec = structuredClone(old.spec) }), false],
+    ['a change outside images (activeDeadlineSeconds, tolerations)', podUpdate(pod => { Object.assign(pod.spec, { activeDeadlineSeconds: 60, tolerations: [] }) }), false],
+    ['an image volume unchanged', podUpdate((pod, old) => { pod.spec.volumes = [volume('r.example/m:1')]; old.spec.volumes = [volume('r.example/m:1')] }), false],
+    ['a container image', podUpdate(setImage('web', GLOBEX_IMAGE)), true],
+    ['an init container image', podUpdate(setImage('migrate', GLOBEX_IMAGE)), true],
+    ['a sidecar image', podUpdate(setImage('log-shipper', GLOBEX_IMAGE)), true],
+    ['an Always container image (pullguard decides it is allowed)', podUpdate(setImage('cache', 'redis:7.4')), true],
+    ['an ephemeral container image', podUpdate((pod, old) => {
+      old.spec.ephemeralContainers = [{ name: 'd', image: 'busybox:1.36', imagePullPolicy: 'IfNotPresent' }]
+      pod.spec.ephemeralContainers = [{ name: 'd', image: GLOBEX_IMAGE, imagePullPolicy: 'IfNotPresent' }]
+    }), true],
+    ['an image removed', podUpdate(pod => { delete containerOf(pod, 'web').image }), true],
+    ['a container added', podUpdate(pod => { pod.spec.containers?.push({ name: 'extra', image: GLOBEX_IMAGE }) }), true],
+    ['a container renamed', podUpdate(pod => { containerOf(pod, 'web').name = 'web2' }), true],
+    ['containers reordered (over-inclusive: pullguard compares by name)', podUpdate(pod => { pod.spec.containers?.reverse() }), true],
+    ['an image volume reference', podUpdate((pod, old) => { pod.spec.volumes = [volume(GLOBEX_IMAGE)]; old.spec.volumes = [volume('r.example/m:1')] }), true],
+    ['a volume that becomes an image volume', podUpdate(pod => { pod.spec.volumes = [...pod.spec.volumes ?? [], volume(GLOBEX_IMAGE)] }), true]
   ]
   for (const [name, attributes, expected] of cases) {
-    t.equal(webhookMatches(webhook, attributes), expected, `webhook: ${name}`)
-    t.equal(evaluatePolicy(alwaysPull.policy, alwaysPull.binding, attributes).matched, expected, `policy: ${name}`)
+    t.equal(holds(attributes), expected, name)
+    t.equal(webhookMatches(webhook, attributes), expected, `${name}: the webhook is ${expected ? '' : 'not '}called`)
   }
+})
+
+t.test('always-pull on Pod UPDATE: an image may change only where it is pulled Always', async t => {
+  const allowed: Array<[string, AdmissionAttributes, Record<string, string>?]> = [
+    ['a label change on a Pod pulling IfNotPresent', podUpdate()],
+    ['the image of an Always container', podUpdate(setImage('cache', GLOBEX_IMAGE))],
+    ['every container Always, every image changed', podUpdate((pod, old) => {
+      allAlways(pod)
+      allAlways(old)
+      for (const c of [...pod.spec.initContainers ?? [], ...pod.spec.containers ?? []]) c.image = `${String(c.image)}-next`
+    })],
+    ['an IfNotPresent container swapped to an exempt image', podUpdate(setImage('web', 'registry.k8s.io/pause:3.10')), exempt('registry.k8s.io/pause')],
+    ['an image volume pulled Always, reference changed', podUpdate((pod, old) => {
+      old.spec.volumes = [{ name: 'models', image: { reference: 'registry.acme.example/models:7', pullPolicy: 'Always' } }]
+      pod.spec.volumes = [{ name: 'models', image: { reference: GLOBEX_IMAGE, pullPolicy: 'Always' } }]
+    })],
+    ['a container removed', podUpdate(pod => { pod.spec.containers?.splice(0, 1) })]
+  ]
+  for (const [name, attributes, overrides] of allowed) {
+    const result = evaluatePolicy(alwaysPull.policy, alwaysPull.binding, attributes, overrides)
+    t.ok(result.matched && result.allowed, name, { messages: result.messages })
+  }
+  const denied: Array<[string, AdmissionAttributes, string, Record<string, string>?]> = [
+    ['a container left IfNotPresent, swapped to another tenant\'s image', podUpdate(setImage('web', GLOBEX_IMAGE)), `container web (${GLOBEX_IMAGE})`],
+    ['an init container', podUpdate(setImage('migrate', 'registry.acme.example/web/migrate:2.2.0')), 'container migrate'],
+    ['a sidecar', podUpdate(setImage('log-shipper', 'mirror.platform.example/fluent-bit:3.2')), 'container log-shipper'],
+    ['an ephemeral container', podUpdate((pod, old) => {
+      old.spec.ephemeralContainers = [{ name: 'd', image: 'busybox:1.36', imagePullPolicy: 'IfNotPresent' }]
+      pod.spec.ephemeralContainers = [{ name: 'd', image: GLOBEX_IMAGE, imagePullPolicy: 'IfNotPresent' }]
+    }), `container d (${GLOBEX_IMAGE})`],
+    ['no imagePullPolicy', podUpdate((pod, old) => {
+      delete containerOf(pod, 'web').imagePullPolicy
+      delete containerOf(old, 'web').imagePullPolicy
+      containerOf(pod, 'web').image = GLOBEX_IMAGE
+    }), 'container web'],
+    ['an exempt image swapped for one that is not', podUpdate((pod, old) => {
+      containerOf(old, 'web').image = 'registry.k8s.io/pause:3.10'
+      containerOf(pod, 'web').image = GLOBEX_IMAGE
+    }), 'container web', exempt('registry.k8s.io/pause')],
+    ['a container the stored Pod lacks', podUpdate(pod => { pod.spec.containers?.push({ name: 'extra', image: GLOBEX_IMAGE, imagePullPolicy: 'IfNotPresent' }) }), 'container extra'],
+    ['an image volume reference', podUpdate((pod, old) => {
+      old.spec.volumes = [{ name: 'models', image: { reference: 'registry.acme.example/models:7', pullPolicy: 'IfNotPresent' } }]
+      pod.spec.volumes = [{ name: 'models', image: { reference: GLOBEX_IMAGE, pullPolicy: 'IfNotPresent' } }]
+    }), `image volume models (${GLOBEX_IMAGE})`]
+  ]
+  for (const [name, attributes, mention, overrides] of denied) {
+    const result = evaluatePolicy(alwaysPull.policy, alwaysPull.binding, attributes, overrides)
+    t.notOk(result.allowed, name)
+    t.equal(result.messages.length, 1, `${name}: one message, the UPDATE one`)
+    const message = result.messages[0] ?? ''
+    t.match(message, /recreate the Pod .* so that pullguard sets imagePullPolicy Always/, `${name}: says what to do`)
+    t.ok(message.includes(mention), `${name}: names ${mention}`, { message })
+    t.notMatch(message, /\n/, `${name}: one line`)
+  }
+  const create = evaluatePolicy(alwaysPull.policy, alwaysPull.binding, podCreate())
+  t.notMatch(create.messages.join(' '), /recreate the Pod/, 'a CREATE gets the CREATE message only')
 })
 
 t.test('always-pull normalises image references as the container runtime does', async t => {
@@ -253,13 +383,13 @@ t.test('tenant label guard', async t => {
 })
 
 t.test('managed-secret guard', async t => {
-  const secret = (name: string, type: string, labels: Record<string, string>): object =>
-    ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'team-a', labels }, type, data: { '.dockerconfigjson': 'e30=' } })
+  const secret = (name: string, type: string, labels: Record<string, string>, namespace = 'team-a'): object =>
+    ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, labels }, type, data: { '.dockerconfigjson': 'e30=' } })
   const managedLabels = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [TENANT_LABEL]: 'acme' }
   const managedName = DEFAULT_ADMISSION_OPTIONS.managedSecretName
   const write = (object: object, username = PULLGUARD_USER, namespace = tenantNamespace(), operation = 'CREATE'): AdmissionAttributes => ({
     request: {
-      uid: 'u', operation, namespace: 'team-a', userInfo: { username, groups: ['system:serviceaccounts'] },
+      uid: 'u', operation, namespace: (object as { metadata: { namespace: string } }).metadata.namespace, userInfo: { username, groups: ['system:serviceaccounts'] },
       kind: { group: '', version: 'v1', kind: 'Secret' }, resource: { group: '', version: 'v1', resource: 'secrets' }
     },
     object,
@@ -267,6 +397,9 @@ t.test('managed-secret guard', async t => {
     namespaceObject: namespace
   })
   const dockerconfig = 'kubernetes.io/dockerconfigjson'
+  const CREDENTIALS_NAMESPACE = DEFAULT_ADMISSION_OPTIONS.credentialsNamespace
+  const credentialsNamespace = namespaceObject(CREDENTIALS_NAMESPACE)
+  const derivedLabels = { [TENANT_LABEL]: 'acme', 'pullguard.dev/derived-from-token-source': 'true' }
   const cases: Array<[string, AdmissionAttributes, boolean, RegExp?]> = [
     ['pullguard creates its managed Secret', write(secret(managedName, dockerconfig, managedLabels)), true],
     ['pullguard updates its managed Secret', write(secret(managedName, dockerconfig, managedLabels), PULLGUARD_USER, tenantNamespace(), 'UPDATE'), true],
@@ -274,7 +407,15 @@ t.test('managed-secret guard', async t => {
     ['pullguard creates a service-account token Secret under the managed name', write(secret(managedName, 'kubernetes.io/service-account-token', managedLabels)), false, /dockerconfigjson/],
     ['pullguard creates it without the managed-by label', write(secret(managedName, dockerconfig, { [TENANT_LABEL]: 'acme' })), false, /managed-by=pullguard/],
     ['pullguard creates it in a namespace that is not a tenant', write(secret(managedName, dockerconfig, managedLabels), PULLGUARD_USER, namespaceObject('kube-system')), false, /namespaces labelled pullguard\.dev\/tenant/],
-    ['anyone else writes any Secret', write(secret('tls', 'kubernetes.io/tls', {}), 'alice@acme.example'), true]
+    ['anyone else writes any Secret', write(secret('tls', 'kubernetes.io/tls', {}), 'alice@acme.example'), true],
+    ['pullguard writes a token source\'s derived Secret in the credentials namespace',
+      write(secret('acme-ecr-token', dockerconfig, derivedLabels, CREDENTIALS_NAMESPACE), PULLGUARD_USER, credentialsNamespace), true],
+    ['pullguard updates a derived Secret', write(secret('acme-ecr-token', dockerconfig, derivedLabels, CREDENTIALS_NAMESPACE), PULLGUARD_USER, credentialsNamespace, 'UPDATE'), true],
+    ['pullguard writes a derived-labelled Secret in a tenant namespace', write(secret('acme-ecr-token', dockerconfig, derivedLabels)), false, /named pullguard-registry-credentials/],
+    ['pullguard writes a derived-labelled token Secret of another type',
+      write(secret('acme-ecr-token', 'kubernetes.io/service-account-token', derivedLabels, CREDENTIALS_NAMESPACE), PULLGUARD_USER, credentialsNamespace), false, /dockerconfigjson/],
+    ['pullguard writes an unlabelled Secret in the credentials namespace',
+      write(secret('helm-release', dockerconfig, {}, CREDENTIALS_NAMESPACE), PULLGUARD_USER, credentialsNamespace), false, /named pullguard-registry-credentials/]
   ]
   for (const [name, attributes, allowed, message] of cases) {
     const result = evaluatePolicy(secretGuard.policy, secretGuard.binding, attributes)

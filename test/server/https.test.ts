@@ -15,11 +15,14 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { checkServerIdentity, connect, createServer as createTlsServer, type ConnectionOptions, type EphemeralKeyInfo, type TLSSocket } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import type { AdmissionReview } from '../../src/admission/types.js'
-import { DEFAULT_BODY_LIMIT_BYTES } from '../../src/server/limits.js'
+import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_SHUTDOWN_DELAY_SECONDS } from '../../src/server/limits.js'
 import { startServer, type ServerHandle } from '../../src/server/serve.js'
 import { KeyPairError } from '../../src/server/tls.js'
+import { FakeClock } from '../support/fake-clock.js'
 import { createTestCa, issueServerCertificate, SecretVolume } from '../support/tls.js'
 import { captureLog, podCreate, reviewService } from './helper.js'
+
+const TS_RESOLVE = fileURLToPath(new URL('../support/ts-resolve.mjs', import.meta.url))
 
 interface Reply {
   status: number
@@ -38,24 +41,27 @@ const volume = await SecretVolume.create(join(dir, 'tls'), first)
 
 const log = captureLog()
 const { service, view } = reviewService()
-const SHUTDOWN_DELAY_SECONDS = 1
+// The default delay, timed by a clock the shutdown test moves.
+const SHUTDOWN_DELAY_SECONDS = DEFAULT_SHUTDOWN_DELAY_SECONDS
+const drainClock = new FakeClock()
 const server: ServerHandle = await startServer({
   service,
   view,
   logger: log.logger,
-  config: {
+  settings: {
     host: '127.0.0.1',
     port: 0,
     metricsPort: 0,
-    tlsCertFile: volume.certFile,
-    tlsKeyFile: volume.keyFile,
+    tlsCert: volume.certFile,
+    tlsKey: volume.keyFile,
     bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
-    shutdownDelaySeconds: SHUTDOWN_DELAY_SECONDS,
-    certPollIntervalMs: 200
+    shutdownDelaySeconds: SHUTDOWN_DELAY_SECONDS
   },
+  certPollIntervalMs: 200,
+  timers: drainClock,
   handleSignals: false
 })
-t.teardown(() => server.close())
+t.teardown(async () => { const closed = server.close(); await drainClock.runAll(); await closed })
 
 const reviewBody = (uid: string): string => JSON.stringify(podCreate(uid))
 const JSON_TYPE = { 'content-type': 'application/json' }
@@ -209,7 +215,8 @@ t.test('cipher suites: TLS 1.3, and TLS 1.2 only with ECDHE and AEAD, for EC and
     service,
     view,
     logger: captureLog().logger,
-    config: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCertFile: rsaVolume.certFile, tlsKeyFile: rsaVolume.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0, certPollIntervalMs: 200 },
+    settings: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCert: rsaVolume.certFile, tlsKey: rsaVolume.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    certPollIntervalMs: 200,
     handleSignals: false
   })
   t.teardown(() => rsaServer.close())
@@ -305,7 +312,7 @@ t.test('a certificate outside its validity is a one-line startup error naming th
     service,
     view,
     logger: captureLog().logger,
-    config: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCertFile: files.certFile, tlsKeyFile: files.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    settings: { host: '127.0.0.1', port: 0, metricsPort: 0, tlsCert: files.certFile, tlsKey: files.keyFile, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
     handleSignals: false,
     ...(now !== undefined && { now })
   })
@@ -345,7 +352,7 @@ t.test('without TLS files: a self-signed certificate for localhost, announced lo
     service,
     view,
     logger: own.logger,
-    config: { host: '127.0.0.1', port: 0, metricsPort: 0, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    settings: { host: '127.0.0.1', port: 0, metricsPort: 0, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
     handleSignals: false
   })
   t.teardown(() => standalone.close())
@@ -378,47 +385,62 @@ t.test('a port already taken: startServer rejects, closing what it had opened', 
     service,
     view,
     logger: captureLog().logger,
-    config: { host: '127.0.0.1', port: 0, metricsPort: taken, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
+    settings: { host: '127.0.0.1', port: 0, metricsPort: taken, bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES, shutdownDelaySeconds: 0 },
     handleSignals: false
   }), { code: 'EADDRINUSE' })
 })
 
-t.test('graceful shutdown: readiness fails at once, reviews served through the delay, in-flight finish', async t => {
+t.test('graceful shutdown: readiness fails at once, reviews served through the delay, idle connections closed, in-flight finish', async t => {
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: ca.cert })
   t.teardown(() => agent.destroy())
   const kept = await request('/mutate', { method: 'POST', body: reviewBody('before-close'), agent })
   t.equal(kept.connection, 'keep-alive')
+  // A connection the client holds idle through the whole delay.
+  const idleAgent = new Agent({ keepAlive: true, maxSockets: 1, ca: ca.cert })
+  t.teardown(() => idleAgent.destroy())
+  t.equal((await request('/healthz', { agent: idleAgent })).connection, 'keep-alive')
+  const [idleSocket] = Object.values(idleAgent.freeSockets).flat()
+  if (idleSocket === undefined) throw new Error('no idle socket in the pool')
+  let idleClosed = false
+  const idleClosing = once(idleSocket, 'close').then(() => { idleClosed = true })
   const inFlight = await slowReview('in-flight-shutdown')
-  const started = Date.now()
   const closed = server.close()
 
   const ready = await request('/readyz')
   t.equal(ready.status, 503, 'readiness fails at once')
   t.same(JSON.parse(ready.body), { status: 'shutting down' })
   const during = await request('/mutate', { method: 'POST', body: reviewBody('during-delay') })
-  t.equal(during.status, 200, 'a new review during the delay is answered')
+  t.equal(during.status, 200, 'a review on a new connection during the delay is answered…')
+  t.equal(during.connection, 'close', '…and told to close')
   const last = await request('/mutate', { method: 'POST', body: reviewBody('kept-alive-during-delay'), agent })
   t.equal(last.status, 200, 'an open keep-alive connection is still served…')
   t.equal(last.localPort, kept.localPort)
   t.equal(last.connection, 'close', '…and told to close')
   t.equal((await fetch(server.metricsUrl)).status, 200, 'metrics still scraped while draining')
 
-  await sleep(SHUTDOWN_DELAY_SECONDS * 1000 + 200)
-  // The delay is over and the listener is closing, but it waits for the request in flight.
-  inFlight.finish()
-  t.equal((await inFlight.reply).status, 200, 'the in-flight review finishes')
-  await closed
-  t.ok(Date.now() - started >= SHUTDOWN_DELAY_SECONDS * 1000, 'closed only after the delay')
+  await drainClock.advance(SHUTDOWN_DELAY_SECONDS * 1000 - 1)
+  t.equal((await request('/healthz')).status, 200, 'a millisecond before the delay ends, still accepting')
+  t.notOk(idleClosed, 'the idle connection is left open through the delay')
+  t.same(log.records('drain delay over: closing idle connections, finishing the reviews in flight'), [])
+
+  await drainClock.advance(1)
+  await idleClosing
+  t.pass('the delay over, the idle connection is closed')
   await t.rejects(request('/healthz'), { code: 'ECONNREFUSED' }, 'no longer accepting')
+  // The listener is closed, but the request in flight is waited for, and answered.
+  inFlight.finish()
+  t.match(await inFlight.reply, { status: 200, connection: 'close' }, 'the in-flight review is answered, not 503')
+  await closed
   await t.rejects(fetch(server.metricsUrl), 'metrics listener closed')
-  t.match(log.records('shut down'), [{ level: 'info' }])
+  t.same(log.records().map(r => r.msg).filter(msg => /^(draining|drain delay over|shut down)/.test(msg as string)),
+    ['draining: readiness failing, still answering reviews', 'drain delay over: closing idle connections, finishing the reviews in flight', 'shut down'])
 })
 
 t.test('SIGTERM on a serving process: drains, then exits 0', async t => {
   // Node's own type stripping runs the sources directly: a fraction of the TypeScript loader's startup.
   const fixture = (name: string): string => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url))
   const child = spawn(process.execPath, [
-    '--no-warnings', '--experimental-transform-types', '--import', fixture('ts-resolve.mjs'), fixture('serve-process.ts')
+    '--no-warnings', '--experimental-transform-types', '--import', TS_RESOLVE, fixture('serve-process.ts')
   ], {
     env: { ...process.env, PULLGUARD_TEST_CERT: volume.certFile, PULLGUARD_TEST_KEY: volume.keyFile, PULLGUARD_TEST_DELAY_SECONDS: '1.5' },
     stdio: ['ignore', 'pipe', 'inherit']

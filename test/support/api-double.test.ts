@@ -790,7 +790,7 @@ t.test('discovery lists the groups, as KubernetesObjectApi needs it', async (t) 
   t.same((await kc.makeApiClient(k8s.CoordinationApi).getAPIGroup()).versions.map((v) => v.groupVersion), ['coordination.k8s.io/v1'])
   const resources = await kc.makeApiClient(k8s.EventsV1Api).getAPIResources()
   t.same(resources.resources.map((r) => `${r.name} ${r.kind} ${r.namespaced}`), ['events Event true'])
-  t.same((await kc.makeApiClient(k8s.CoreV1Api).getAPIResources()).resources.map((r) => r.name), ['namespaces', 'secrets', 'events'], 'the core list keeps to core')
+  t.same((await kc.makeApiClient(k8s.CoreV1Api).getAPIResources()).resources.map((r) => r.name), ['namespaces', 'secrets', 'serviceaccounts', 'events'], 'the core list keeps to core')
 
   // the generic client finds the plural through /apis/coordination.k8s.io/v1
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc)
@@ -899,4 +899,16 @@ t.test('faults and open watches picked by user: one replica of two degraded', as
       await waitFor(() => a.informer.get('registry-b', SYSTEM) !== undefined, 'replica-a converges once the fault is gone')
     })
   }
+})
+
+t.test('TokenRequest: a token for an existing ServiceAccount, with its audiences; 404 otherwise', async (t) => {
+  const { api, kc } = await startDouble(t)
+  api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } })
+  api.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'puller', namespace: 'team-a' } })
+  const core = kc.makeApiClient(k8s.CoreV1Api)
+  const answer = await core.createNamespacedServiceAccountToken({ name: 'puller', namespace: 'team-a', body: { spec: { audiences: ['registry.example'], expirationSeconds: 600 } } })
+  t.equal(answer.status?.token, 'sa-token.team-a.puller.registry.example.1')
+  t.same(api.issuedTokens, [{ namespace: 'team-a', name: 'puller', audiences: ['registry.example'], token: 'sa-token.team-a.puller.registry.example.1' }])
+  await t.rejects(core.createNamespacedServiceAccountToken({ name: 'nobody', namespace: 'team-a', body: { spec: { audiences: ['x'] } } }), { code: 404 })
+  await t.rejects(core.createNamespacedServiceAccountToken({ name: 'puller', namespace: 'team-a', body: { spec: { audiences: ['x'], expirationSeconds: 60 } } }), { code: 422 })
 })

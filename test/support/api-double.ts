@@ -25,7 +25,8 @@
 // - A watch answered with a non-200 status calls `done(err)` with `err.statusCode`; a 200 stream
 //   delivers ERROR events (e.g. 410 Expired) to the callback and then ends.
 //
-// Supported: core/v1 namespaces (cluster-scoped), secrets and events, coordination.k8s.io/v1 leases and
+// Supported: core/v1 namespaces (cluster-scoped), secrets, serviceaccounts (with the token subresource:
+// TokenRequest) and events, coordination.k8s.io/v1 leases and
 // events.k8s.io/v1 events (namespaced), under /api/v1 and /apis/{group}/{version}: list, watch, get,
 // create, update (PUT), patch (merge, strategic-as-merge, json-patch), delete; label and field selectors
 // on list and watch; limit/continue; bookmarks; watch timeouts; history window with 410; legacy discovery
@@ -35,7 +36,8 @@
 // six digits, served back in UTC —, events.k8s.io/v1 create and update rules: reporting fields required,
 // series of two or more, all but the series immutable). Namespace deletion is immediate and cascades (no
 // Terminating phase).
-// Not supported: other resources or API groups, subresources (/status), the legacy /api/v1/watch/
+// Not supported: other resources or API groups, subresources other than serviceaccounts/token (/status),
+// ownerReference garbage collection, the legacy /api/v1/watch/
 // paths, server-side apply, dryRun (400), deletecollection (405), sendInitialEvents, resourceVersionMatch,
 // consistent snapshots across `continue` pages (pages read current data), managedFields, generation,
 // aggregated discovery, authorization (every known user may do everything), core/v1 Event validation,
@@ -92,7 +94,7 @@ export interface Status {
 }
 
 /** A Kubernetes error; thrown by the in-process helpers and served as a Status over HTTP. */
-export class StatusError extends Error {
+class StatusError extends Error {
   readonly code: number
   readonly status: Status
   constructor (status: Status) {
@@ -214,6 +216,16 @@ const RESOURCES: ResourceKind[] = [
       }
       return errors
     }
+  },
+  {
+    group: '',
+    version: 'v1',
+    plural: 'serviceaccounts',
+    singular: 'serviceaccount',
+    kind: 'ServiceAccount',
+    namespaced: true,
+    fields: metaFields,
+    nameRule: 'subdomain'
   },
   {
     group: '',
@@ -405,7 +417,7 @@ function nameErrors (resource: ResourceKind, name: string): string[] {
 
 export type Matcher = (obj: KubeObject) => boolean
 
-export function labelMatcher (selector: string): Matcher {
+function labelMatcher (selector: string): Matcher {
   const parts: string[] = []
   let depth = 0
   let current = ''
@@ -931,6 +943,8 @@ export class ApiDouble {
   private readonly faults: Array<{ match: RequestMatch, fault: Fault, remaining: number }> = []
   private readonly parked: Array<() => void> = []
   private readonly tempDirs: string[] = []
+  /** every token a TokenRequest issued, in order */
+  readonly issuedTokens: Array<{ namespace: string, name: string, audiences: string[], token: string }> = []
   private hanging = false
   private down: 'refuse' | '503' | undefined
   private port = 0
@@ -1059,7 +1073,7 @@ export class ApiDouble {
     return this.hub.count(kind === undefined ? undefined : resourceFor(kind))
   }
 
-  waitForWatchers (count: number, kind?: string, timeoutMs = 2000): Promise<void> {
+  waitForWatchers (count: number, kind?: string, timeoutMs = POLL_DEADLINE_MS): Promise<void> {
     return waitFor(() => this.watcherCount(kind) >= count, `${count} watch(es) on ${kind ?? 'any resource'}`, timeoutMs)
   }
 
@@ -1112,6 +1126,11 @@ export class ApiDouble {
   /** from now on accept requests and never answer them, until releaseHung() */
   hang (): void {
     this.hanging = true
+  }
+
+  /** requests held unanswered so far (by hang() or a 'hang' fault), until releaseHung() */
+  hungCount (): number {
+    return this.parked.length
   }
 
   /** stop hanging and serve every request held so far (hung by hang() or a 'hang' fault) */
@@ -1208,6 +1227,10 @@ export class ApiDouble {
     if (route === undefined) return this.discovery(res, record, url.pathname)
     const { resource, namespace, name } = route
     const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(record.method) ? await readBody(req) : undefined
+    if (route.subresource === 'token') {
+      if (record.method !== 'POST') throw failure(405, 'the server does not allow this method on the requested resource')
+      return this.answer(res, record, 201, this.tokenRequest(namespace!, name!, parseJson(body)))
+    }
     switch (record.verb) {
       case 'list':
         return this.answer(res, record, 200, this.listOf(route, query))
@@ -1238,6 +1261,29 @@ export class ApiDouble {
       }
     }
     throw failure(405, `the server does not allow this method on the requested resource`)
+  }
+
+  /**
+   * TokenRequest (authentication.k8s.io/v1) for a ServiceAccount that exists. The token is not a JWT:
+   * `sa-token.<namespace>.<name>.<audiences>.<n>`, so a test can see whose token a plugin was given;
+   * issued ones are in `issuedTokens`. expirationSeconds below 600 is refused, as the apiserver does.
+   */
+  private tokenRequest (namespace: string, name: string, input: unknown): unknown {
+    const account = RESOURCES.find((r) => r.plural === 'serviceaccounts')!
+    if (this.store.get(account, namespace, name) === undefined) throw notFound(account, name)
+    const spec = isRecord(input) ? recordAt(input, 'spec') : {}
+    const audiences = Array.isArray(spec.audiences) ? spec.audiences.map(String) : []
+    const expirationSeconds = typeof spec.expirationSeconds === 'number' ? spec.expirationSeconds : 3600
+    if (expirationSeconds < 600) throw failure(422, `TokenRequest.authentication.k8s.io "${name}" is invalid: spec.expirationSeconds: Invalid value: ${expirationSeconds}: may not specify a duration less than 10 minutes`, 'Invalid')
+    const token = `sa-token.${namespace}.${name}.${audiences.join('+')}.${this.issuedTokens.length + 1}`
+    this.issuedTokens.push({ namespace, name, audiences, token })
+    return {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      metadata: { name, namespace, creationTimestamp: new Date().toISOString() },
+      spec: { audiences, expirationSeconds },
+      status: { token, expirationTimestamp: new Date(Date.now() + expirationSeconds * 1000).toISOString() }
+    }
   }
 
   private listOf (route: Route, query: URLSearchParams): unknown {
@@ -1352,6 +1398,8 @@ interface Route {
   resource: ResourceKind
   namespace?: string
   name?: string
+  /** the one subresource served: serviceaccounts/{name}/token (TokenRequest) */
+  subresource?: 'token'
 }
 
 /**
@@ -1366,8 +1414,9 @@ function parseRoute (path: string): Route | undefined {
   const scoped = segments[0] === 'namespaces' && segments.length >= 3
   const [namespace, plural, name, ...rest] = scoped ? segments.slice(1) : [undefined, ...segments]
   const resource = RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural)
-  if (resource === undefined || rest.length > 0 || (scoped && !resource.namespaced)) return undefined
-  return { resource, ...(namespace !== undefined ? { namespace } : {}), ...(name ? { name } : {}) }
+  const tokenRequest = resource?.plural === 'serviceaccounts' && rest.length === 1 && rest[0] === 'token' && name
+  if (resource === undefined || (rest.length > 0 && !tokenRequest) || (scoped && !resource.namespaced)) return undefined
+  return { resource, ...(namespace !== undefined ? { namespace } : {}), ...(name ? { name } : {}), ...(tokenRequest ? { subresource: 'token' as const } : {}) }
 }
 
 function verbOf (method: string, route: Route | undefined, query: URLSearchParams): Verb {
@@ -1431,8 +1480,14 @@ async function readBody (req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+/**
+ * How long a test waits for a condition before failing. A failsafe, not a speed bar: generous, so a
+ * loaded 2-core machine passes; speed is measured by `npm run bench`.
+ */
+export const POLL_DEADLINE_MS = 10_000
+
 /** poll until the check passes; rejects with what was awaited after timeoutMs */
-export async function waitFor (check: () => boolean, what = 'condition', timeoutMs = 2000): Promise<void> {
+export async function waitFor (check: () => boolean, what = 'condition', timeoutMs = POLL_DEADLINE_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)

@@ -11,17 +11,11 @@
 
 import * as k8s from '@kubernetes/client-node'
 import type { Logger } from '../../logging.js'
-import { apiFailure, listPageAsJson, withTimeout, type ListPage } from './kube-client.js'
+import { apiFailure, listPageAsJson, withTimeout, type ListPage, type ListRequest } from './kube-client.js'
 import { backoffDelayMs } from './backoff.js'
+import { SYSTEM_CLOCK, type Clock, type TimerHandle } from './clock.js'
 
 export type InformerEvent = 'add' | 'update' | 'delete'
-
-export interface ListRequest {
-  labelSelector?: string
-  fieldSelector?: string
-  limit: number
-  _continue?: string
-}
 
 export interface InformerTiming {
   /** per list page: a hung API server must not stall the relist forever */
@@ -82,6 +76,8 @@ export interface InformerOptions<T extends k8s.KubernetesObject, Raw extends k8s
   onEvent: (event: InformerEvent, object: T) => void
   logger: Logger
   timing?: Partial<InformerTiming>
+  /** the cache's time: its age, staleness checks and restart pacing (tests drive it by hand) */
+  clock?: Clock
 }
 
 export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.KubernetesObject = T> {
@@ -91,19 +87,22 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
   private synced = false
   private readonly syncWaiters: Array<() => void> = []
   private stopped = true
-  private lastContact = performance.now()
+  private readonly clock: Clock
+  private lastContact: number
   private stale = false
   /** a watch stream is open (since the last failure); a failed list/watch makes the cache suspect at once */
   private watching = false
   private failures = 0
-  private restartTimer: NodeJS.Timeout | undefined
-  private staleTimer: NodeJS.Timeout | undefined
-  private readonly delays = new Set<NodeJS.Timeout>()
+  private restartTimer: TimerHandle | undefined
+  private staleTimer: TimerHandle | undefined
+  private readonly delays = new Set<TimerHandle>()
   private readonly keep: (object: Raw) => T
   private readonly listPage: ListPage<Raw>
 
   constructor (private readonly options: InformerOptions<T, Raw>) {
     this.timing = { ...DEFAULT_INFORMER_TIMING, ...options.timing }
+    this.clock = options.clock ?? SYSTEM_CLOCK
+    this.lastContact = this.clock.now()
     this.log = options.logger.child({ cache: options.name })
     this.keep = options.keep ?? (object => object as unknown as T)
     this.listPage = options.listPage ?? listPageAsJson<Raw>(options.kubeConfig, options.path)
@@ -146,26 +145,25 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
 
   /** seconds since the API server was last heard from for this cache (see the header) */
   ageSeconds (): number {
-    return (performance.now() - this.lastContact) / 1000
+    return (this.clock.now() - this.lastContact) / 1000
   }
 
   start (): void {
     if (!this.stopped) return
     this.stopped = false
-    this.lastContact = performance.now()
+    this.lastContact = this.clock.now()
     const interval = Math.min(this.timing.staleAfterMs / 3, 10_000)
-    this.staleTimer = setInterval(() => this.checkStale(), interval)
-    this.staleTimer.unref()
+    this.staleTimer = this.clock.setInterval(() => this.checkStale(), interval)
     this.restart()
   }
 
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    clearTimeout(this.restartTimer)
-    clearInterval(this.staleTimer)
+    this.clock.clearTimeout(this.restartTimer)
+    this.clock.clearTimeout(this.staleTimer)
     // ListWatch.stop() does not cancel a reconnect delay in progress: those delays now never end.
-    for (const timer of this.delays) clearTimeout(timer)
+    for (const timer of this.delays) this.clock.clearTimeout(timer)
     this.delays.clear()
     await this.listWatch.stop()
   }
@@ -238,17 +236,16 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
     const { restartBaseDelayMs: baseDelayMs, restartMaxDelayMs: maxDelayMs } = this.timing
     const retryInMs = backoffDelayMs({ failures: this.failures, baseDelayMs, maxDelayMs, jitter: 0.2 })
     this.log.warn({ error: apiFailure(err), failures: this.failures, retryInMs }, 'list/watch failed; restarting')
-    clearTimeout(this.restartTimer)
-    this.restartTimer = setTimeout(() => {
+    this.clock.clearTimeout(this.restartTimer)
+    this.restartTimer = this.clock.setTimeout(() => {
       this.restartTimer = undefined
       if (!this.stopped) this.restart()
     }, retryInMs)
-    this.restartTimer.unref()
   }
 
   private contact (watchOpened = false): void {
     if (watchOpened) this.watching = true
-    this.lastContact = performance.now()
+    this.lastContact = this.clock.now()
     this.failures = 0
     if (this.stale) {
       this.stale = false
@@ -267,7 +264,7 @@ export class Informer<T extends k8s.KubernetesObject, Raw extends k8s.Kubernetes
   private delay (ms: number): Promise<void> {
     return new Promise(resolve => {
       if (this.stopped) return
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.delays.delete(timer)
         resolve()
       }, ms)

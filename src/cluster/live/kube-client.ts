@@ -6,7 +6,6 @@ import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import * as k8s from '@kubernetes/client-node'
-import type { ListRequest } from './informer.js'
 
 export type KubeConfigSource = 'flag' | 'KUBECONFIG' | '~/.kube/config' | 'in-cluster'
 
@@ -116,6 +115,14 @@ export function callOptions (signal: AbortSignal): k8s.ConfigurationOptions {
 /** callOptions with a fresh timeout starting now */
 export function withTimeout (timeoutMs: number): k8s.ConfigurationOptions {
   return callOptions(AbortSignal.timeout(timeoutMs))
+}
+
+/** the selectors and paging of one list call (the typed list calls' parameter names) */
+export interface ListRequest {
+  labelSelector?: string
+  fieldSelector?: string
+  limit: number
+  _continue?: string
 }
 
 /** One page of a collection, as the informer asks for it (`options` carries the call's timeout). */

@@ -7,18 +7,21 @@ import * as k8s from '@kubernetes/client-node'
 import type { Registry } from 'prom-client'
 import type { ClusterSnapshot, ManagedSecretSpec } from '../../admission/cluster-snapshot.js'
 import { tenantFromLabels } from '../../admission/cluster-snapshot.js'
-import { DOCKER_CFG_TYPE, DOCKER_CONFIG_JSON_TYPE } from '../../admission/credentials.js'
+import { DOCKER_CFG_TYPE, DOCKER_CONFIG_JSON_TYPE, TOKEN_SOURCE_TYPE } from '../../admission/credentials.js'
 import type { AdmissionOptions } from '../../admission/options.js'
 import type { Logger } from '../../logging.js'
 import { ClusterModel } from '../cluster-model.js'
 import { storedSecret, type StoredSecret } from '../managed-secret.js'
 import type { ClusterView, EnsureResult } from '../view.js'
+import type { Clock } from './clock.js'
 import { Informer, SECRET_PAGE_SIZE, type InformerTiming } from './informer.js'
 import { LeaderElector } from './leader-elector.js'
 import type { LeaseTiming } from './lease.js'
 import { apiFailure, isStatus, withTimeout } from './kube-client.js'
 import { registerLiveMetrics } from './live-metrics.js'
 import { DEFAULT_PROJECTOR_TUNING, Projector, type ProjectorTuning } from './projector.js'
+import { DEFAULT_PLUGIN_DIR } from './tokens/providers/provider.js'
+import { TokenMinter, type TokenMinterOptions } from './tokens/token-minter.js'
 
 export interface LiveClusterViewOptions {
   kubeConfig: k8s.KubeConfig
@@ -30,11 +33,15 @@ export interface LiveClusterViewOptions {
   resyncSeconds: number
   projector?: Partial<Omit<ProjectorTuning, 'resyncSeconds'>>
   informers?: Partial<InformerTiming>
+  /** the caches' time (ages, staleness, restart pacing); tests drive it by hand */
+  cacheClock?: Clock
   /**
    * One writer across replicas: only the holder of this Lease runs the reconciler. Absent: this
    * replica reconciles on its own as soon as its caches have synced (a single replica).
    */
   leaderElection?: LeaderElectionSettings
+  /** the token minter's plugin directory, endpoints, timings and clocks (tests shrink or fake them) */
+  tokens?: Partial<Pick<TokenMinterOptions, 'environment' | 'tuning' | 'clock' | 'epochMs' | 'random'>>
 }
 
 export interface LeaderElectionSettings extends LeaseTiming {
@@ -53,6 +60,7 @@ export class LiveClusterView implements ClusterView {
   private readonly informers: ReadonlyArray<Informer<k8s.KubernetesObject, k8s.KubernetesObject>>
   private readonly projector: Projector
   private readonly elector: LeaderElector | undefined
+  private readonly tokens: TokenMinter
   private readonly lookups = new Map<string, Promise<void>>()
   private commitScheduled = false
   private synced = false
@@ -64,7 +72,12 @@ export class LiveClusterView implements ClusterView {
     this.log = logger.child({ component: 'live-view' })
     const core = this.core = kubeConfig.makeApiClient(k8s.CoreV1Api)
     const model = this.model = new ClusterModel(options)
-    const common = { kubeConfig, logger: this.log, ...(live.informers !== undefined && { timing: live.informers }) }
+    const common = {
+      kubeConfig,
+      logger: this.log,
+      ...(live.informers !== undefined && { timing: live.informers }),
+      ...(live.cacheClock !== undefined && { clock: live.cacheClock })
+    }
 
     const namespaces = new Informer<k8s.V1Namespace>({
       ...common,
@@ -91,6 +104,7 @@ export class LiveClusterView implements ClusterView {
       onEvent: (event, secret) => {
         if (event === 'delete') model.credentialSecretDeleted(secret.metadata?.name ?? '')
         else model.credentialSecretChanged(secret)
+        this.tokens.secretChanged(event, secret)
         this.scheduleCredentialCommit()
       }
     })
@@ -130,6 +144,17 @@ export class LiveClusterView implements ClusterView {
       logger: this.log,
       tuning: { ...DEFAULT_PROJECTOR_TUNING, ...live.projector, resyncSeconds: live.resyncSeconds }
     })
+    // Leader only, like the reconciler: one replica mints, every replica serves what it wrote.
+    this.tokens = new TokenMinter({
+      ...live.tokens,
+      core,
+      options,
+      tenantOf: namespace => model.tenantOf(namespace),
+      inputsFresh: () => this.inputsFresh(),
+      environment: { ...live.tokens?.environment, pluginDir: live.tokens?.environment?.pluginDir ?? DEFAULT_PLUGIN_DIR },
+      logger: this.log,
+      registry: live.registry
+    })
     const election = live.leaderElection
     this.elector = election === undefined
       ? undefined
@@ -140,8 +165,8 @@ export class LiveClusterView implements ClusterView {
         identity: election.identity,
         timing: election,
         canLead: () => this.inputsFresh(),
-        onStartedLeading: () => this.projector.lead(),
-        onStoppedLeading: () => this.projector.follow(),
+        onStartedLeading: () => this.lead(),
+        onStoppedLeading: () => this.follow(),
         logger: this.log,
         registry: live.registry
       })
@@ -157,7 +182,7 @@ export class LiveClusterView implements ClusterView {
       this.commitCredentials()
       // Leading begins with a full pass: every tenant namespace, and every managed copy left over.
       if (this.elector !== undefined) this.elector.start()
-      else this.projector.lead()
+      else this.lead()
       const { namespaces, tenantNamespaces } = this.model.counts()
       this.log.info({ namespaces, tenantNamespaces }, 'live cluster view synced')
     })
@@ -176,6 +201,7 @@ export class LiveClusterView implements ClusterView {
   /** stops writes first (in-flight ones finish, the Lease is released), then the informers */
   async stop (): Promise<void> {
     await this.elector?.stop()
+    await this.tokens.stop()
     await this.projector.stop()
     await Promise.all(this.informers.map(informer => informer.stop()))
   }
@@ -233,6 +259,15 @@ export class LiveClusterView implements ClusterView {
       (namespaces?.isFresh() === true || (namespace !== undefined && this.model.isLookedUp(namespace)))
   }
 
+  private lead (): void {
+    this.projector.lead()
+    this.tokens.lead()
+  }
+
+  private async follow (): Promise<void> {
+    await Promise.all([this.tokens.follow(), this.projector.follow()])
+  }
+
   /** Before sync the first full pass covers every namespace; after it, what the model says changed. */
   private reconcile (namespaces: readonly string[]): void {
     if (!this.synced) return
@@ -288,13 +323,13 @@ export function withoutManagedFields<T extends k8s.KubernetesObject> (object: T)
 
 /**
  * What the credentials cache keeps: the Secret without managedFields, and without its data unless
- * its type is one a credential source can have. Nothing reads the data of the others (a Helm
+ * its type is one a credential source (or a token source) can have. Nothing reads the data of the others (a Helm
  * release, the webhook's TLS Secret) when they share the credentials namespace; their labels and
  * type still reach the credential problems log.
  */
 export function keptCredentialSecret (secret: k8s.V1Secret): k8s.V1Secret {
   const kept = withoutManagedFields(secret)
-  if (kept.data == null || kept.type === DOCKER_CONFIG_JSON_TYPE || kept.type === DOCKER_CFG_TYPE) return kept
+  if (kept.data == null || kept.type === DOCKER_CONFIG_JSON_TYPE || kept.type === DOCKER_CFG_TYPE || kept.type === TOKEN_SOURCE_TYPE) return kept
   const { data: _dropped, ...rest } = kept
   return rest
 }

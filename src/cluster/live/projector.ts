@@ -81,7 +81,7 @@ export interface ProjectorDeps {
 }
 
 /** A write was due but the caches it would be decided from are stale: left to a healthy replica. */
-export class StaleInputsError extends Error {
+class StaleInputsError extends Error {
   constructor () {
     super('caches not fresh: the write is left to a replica whose view is current')
     this.name = 'StaleInputsError'
@@ -104,6 +104,12 @@ export class Projector {
    */
   private readonly written = new Map<string, StoredSecret | null>()
   private readonly cacheTicks = new Map<string, number>()
+  /**
+   * Per namespace with a write in flight: the resourceVersions the cache reported meanwhile (null:
+   * deleted). The watch often delivers our own write before its response; only the others count as
+   * changes made by someone else (see settleWrite).
+   */
+  private readonly duringWrite = new Map<string, Array<string | null>>()
   /** when the cache last saw this namespace's managed Secret change */
   private readonly changedAt = new Map<string, number>()
   private readonly inFlight = new Map<string, Promise<void>>()
@@ -142,6 +148,11 @@ export class Projector {
     this.written.delete(namespace)
     this.cacheTicks.set(namespace, (this.cacheTicks.get(namespace) ?? 0) + 1)
     if (echo) return
+    const during = this.duringWrite.get(namespace)
+    if (during !== undefined) {
+      during.push(current === undefined ? null : current.metadata?.resourceVersion ?? '')
+      return
+    }
     this.changedAt.set(namespace, performance.now())
     this.queue?.addAfter(namespace, this.deps.tuning.settleDelayMs)
   }
@@ -149,6 +160,7 @@ export class Projector {
   /** the namespace is gone: drop what is remembered about it */
   forget (namespace: string): void {
     this.written.delete(namespace)
+    this.duringWrite.delete(namespace)
     this.cacheTicks.delete(namespace)
     this.changedAt.delete(namespace)
     this.reported.delete(namespace)
@@ -280,20 +292,25 @@ export class Projector {
             await this.reportConflict(namespace, plan.existing, signal, from)
             return 'conflict'
           case 'create': {
-            const created = await core.createNamespacedSecret({ namespace, body: plan.body as k8s.V1Secret }, await this.options(signal, from))
+            const options = await this.options(signal, from)
+            const created = await this.write(namespace, () => core.createNamespacedSecret({ namespace, body: plan.body as k8s.V1Secret }, options),
+              secret => secret.metadata?.resourceVersion ?? '')
             remember(storedSecret(created))
             this.log.info({ namespace, secret: name, tenant: desired?.tenant, contentHash: desired?.contentHash }, 'managed secret created')
             return 'created'
           }
           case 'replace': {
-            const replaced = await core.replaceNamespacedSecret({ name, namespace, body: plan.body as k8s.V1Secret }, await this.options(signal, from))
+            const options = await this.options(signal, from)
+            const replaced = await this.write(namespace, () => core.replaceNamespacedSecret({ name, namespace, body: plan.body as k8s.V1Secret }, options),
+              secret => secret.metadata?.resourceVersion ?? '')
             remember(storedSecret(replaced))
             this.log.info({ namespace, secret: name, tenant: desired?.tenant, contentHash: desired?.contentHash }, 'managed secret updated')
             return 'updated'
           }
           case 'delete': {
-            await core.deleteNamespacedSecret({ name, namespace, body: { preconditions: { resourceVersion: plan.resourceVersion } } },
-              await this.options(signal, from))
+            const options = await this.options(signal, from)
+            await this.write(namespace, () => core.deleteNamespacedSecret({ name, namespace, body: { preconditions: { resourceVersion: plan.resourceVersion } } },
+              options), () => null)
             remember(null)
             this.log.info({ namespace, secret: name, recreate: plan.recreate }, 'managed secret deleted')
             if (plan.recreate) continue
@@ -318,6 +335,28 @@ export class Projector {
         remember(await this.read(namespace, signal, from) ?? null)
       }
     }
+  }
+
+  /** one write, with the cache events that arrive while it is in flight held for settleWrite */
+  private async write<T> (namespace: string, call: () => Promise<T>, versionOf: (result: T) => string | null): Promise<T> {
+    this.duringWrite.set(namespace, [])
+    try {
+      const result = await call()
+      this.settleWrite(namespace, versionOf(result))
+      return result
+    } catch (err) {
+      this.settleWrite(namespace, undefined)
+      throw err
+    }
+  }
+
+  /** what the cache reported during a write, other than the write itself (`mine`), is someone else's change */
+  private settleWrite (namespace: string, mine: string | null | undefined): void {
+    const seen = this.duringWrite.get(namespace) ?? []
+    this.duringWrite.delete(namespace)
+    if (seen.every(version => version === mine)) return
+    this.changedAt.set(namespace, performance.now())
+    this.queue?.addAfter(namespace, this.deps.tuning.settleDelayMs)
   }
 
   private async read (namespace: string, signal: AbortSignal, from: ReconcileCaller): Promise<StoredSecret | undefined> {

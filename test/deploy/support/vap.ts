@@ -2,8 +2,8 @@
 // @marcbachmann/cel-js: match rules and the binding's namespaceSelector, then matchConditions,
 // then variables in order (each may use the ones before), then every validation. The variables
 // the API server binds are object, oldObject (null on CREATE), request, namespaceObject, params
-// (unused by pullguard) and variables. The webhook's rules and selectors are matched by the same code
-// so the tests can show both cover the same requests.
+// (unused by pullguard) and variables. The webhook's rules, selectors and matchConditions are matched
+// by the same code so the tests can show both cover the same requests.
 
 import { Environment } from '@marcbachmann/cel-js'
 import type { KubeObject } from './repo.js'
@@ -72,6 +72,19 @@ export const celEnvironment = new Environment({ homogeneousAggregateLiterals: tr
   .registerVariable('params', 'dyn')
   .registerVariable('variables', 'map')
 
+/** What a webhook's matchConditions see: object, oldObject and request (and an authorizer pullguard does not use). */
+export const webhookCelEnvironment = new Environment({ homogeneousAggregateLiterals: true })
+  .registerVariable('object', 'dyn')
+  .registerVariable('oldObject', 'dyn')
+  .registerVariable('request', 'dyn')
+
+export interface WebhookSpec {
+  rules: Rule[]
+  namespaceSelector?: LabelSelector
+  objectSelector?: LabelSelector
+  matchConditions?: Expression[]
+}
+
 export function policySpec (policy: KubeObject): PolicySpec {
   return policy.spec as PolicySpec
 }
@@ -129,10 +142,22 @@ function namespaceLabels (attributes: AdmissionAttributes): Record<string, strin
 }
 
 /** Whether a MutatingWebhookConfiguration's webhook would be called for a request. */
-export function webhookMatches (webhook: { rules: Rule[], namespaceSelector?: LabelSelector, objectSelector?: LabelSelector }, attributes: AdmissionAttributes): boolean {
+export function webhookMatches (webhook: WebhookSpec, attributes: AdmissionAttributes): boolean {
   return rulesMatch(webhook.rules, attributes.request) &&
     selectorMatches(webhook.namespaceSelector, namespaceLabels(attributes)) &&
-    selectorMatches(webhook.objectSelector, labelsOf(attributes.object ?? attributes.oldObject))
+    selectorMatches(webhook.objectSelector, labelsOf(attributes.object ?? attributes.oldObject)) &&
+    (webhook.matchConditions ?? []).every(condition => matchConditionHolds(condition, attributes))
+}
+
+/**
+ * One webhook matchCondition. An error would make the API server apply the webhook's failurePolicy
+ * (Ignore: pullguard is skipped), so here it throws: no request the API server can send may cause one.
+ */
+export function matchConditionHolds (condition: Expression, attributes: AdmissionAttributes): boolean {
+  const context = { object: attributes.object ?? null, oldObject: attributes.oldObject ?? null, request: attributes.request }
+  const result = webhookCelEnvironment.evaluate(condition.expression, context) as unknown
+  if (typeof result !== 'boolean') throw new Error(`matchCondition ${condition.name ?? '?'} returned ${typeof result}`)
+  return result
 }
 
 /** Evaluates a policy for one request. `overrides` replaces variable expressions by name, the way other values would render them. */
