@@ -5,7 +5,6 @@
 import { ConfigError } from '../config/config.js'
 import { closestName } from '../config/did-you-mean.js'
 import { EXIT } from './exit-codes.js'
-import { runReview } from './review-command.js'
 import { describeStartupError, StartupError } from './startup-error.js'
 import { COMMANDS, usage } from './usage.js'
 import { pullguardVersion } from './version.js'
@@ -28,8 +27,9 @@ async function main (command: string | undefined, rest: string[]): Promise<numbe
     return EXIT.ok
   }
   switch (command) {
-    case 'review': return await runReview(rest)
-    // Loaded only for serve: Fastify, prom-client and the TLS stack cost `review` a second or more.
+    // Each command loads only its own path: Fastify, prom-client and the TLS stack cost `review` a
+    // second or more, and `serve` has no use for the review's output formats.
+    case 'review': return await (await import('./review-command.js')).runReview(rest)
     case 'serve': return await (await import('./serve-command.js')).runServe(rest)
     default: {
       const meant = closestName(command, COMMANDS.filter(name => name !== 'help'))

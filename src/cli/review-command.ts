@@ -7,24 +7,14 @@ import { text } from 'node:stream/consumers'
 import { pino } from 'pino'
 import { parseAdmissionReview } from '../admission/envelope.js'
 import { StaticClusterView } from '../cluster/static-view.js'
-import { admissionOptionsOf, loadConfig, type CommandLine } from '../config/config.js'
+import { admissionOptionsOf, loadConfig } from '../config/config.js'
 import { createLogger } from '../logging.js'
 import { ReviewService } from '../review-service.js'
 import { logCredentialIssues } from './credential-issues.js'
 import { EXIT } from './exit-codes.js'
 import { createReviewOf, isAdmissionReviewManifest, parseManifest, podInputOf } from './pod-input.js'
-import { renderReview, REVIEW_OUTPUTS, type ReviewOutput } from './review-output.js'
-
-export const REVIEW_COMMAND_LINE: CommandLine = {
-  positionals: 1,
-  required: [{ key: 'objects', why: 'the Namespaces and Secrets to decide against' }],
-  flags: [
-    { name: 'output', short: 'o', kind: 'string', placeholder: REVIEW_OUTPUTS.join('|'), default: 'answer', choices: REVIEW_OUTPUTS,
-      help: 'answer: the AdmissionReview answer, patch also decoded; patch: the JSON Patch; patched: the Pod after it' },
-    { name: 'namespace', short: 'n', kind: 'string', placeholder: 'NAME', help: 'namespace of a manifest without metadata.namespace' },
-    { name: 'fail-on-deny', kind: 'boolean', help: `exit ${EXIT.denied} when the request is denied (default: exit ${EXIT.ok}, the denial in the answer)` }
-  ]
-}
+import { REVIEW_COMMAND_LINE, type ReviewOutput } from './review-flags.js'
+import { renderReview } from './review-output.js'
 
 export async function runReview (argv: string[]): Promise<number> {
   const { config, flags, positionals } = loadConfig('review', argv, process.env, REVIEW_COMMAND_LINE)

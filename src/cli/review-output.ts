@@ -3,9 +3,7 @@
 
 import jsonpatch from 'fast-json-patch'
 import type { AdmissionResponse, AdmissionReview, PatchOperation } from '../admission/types.js'
-
-export const REVIEW_OUTPUTS = ['answer', 'patch', 'patched'] as const
-export type ReviewOutput = typeof REVIEW_OUTPUTS[number]
+import type { ReviewOutput } from './review-flags.js'
 
 export interface RenderedReview {
   /** what goes to stdout; undefined prints nothing (a denied Pod has no patch and no patched form) */

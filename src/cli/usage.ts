@@ -4,7 +4,7 @@
 import { DEFAULT_CONFIG, envOf, flagOf, SETTINGS, type Command, type CommandFlag, type CommandLine } from '../config/config.js'
 import { EXIT } from './exit-codes.js'
 import { POD_TEMPLATE_KINDS } from './pod-input.js'
-import { REVIEW_COMMAND_LINE } from './review-command.js'
+import { REVIEW_COMMAND_LINE } from './review-flags.js'
 
 export const COMMANDS = ['review', 'serve', 'version', 'help'] as const
 

@@ -45,6 +45,9 @@ const CASES: Case[] = [
   { name: 'job-outside-tenants-patched', args: review(`${M}/job-outside-tenants.json`, '-o', 'patched'), code: 0 },
   { name: 'admission-review-answer', args: review(), stdin: 'examples/pod-create-review.json', code: 0 },
   { name: 'admission-review-patched', args: review('examples/pod-create-review.json', '-o', 'patched'), code: 0 },
+  // README's examples ("The command line"), on the files it names.
+  { name: 'example-deployment-patch', args: review('examples/workloads/deployment.yaml', '-o', 'patch'), code: 0 },
+  { name: 'example-cronjob-deny-fail-patch', args: review('examples/workloads/cronjob.yaml', '--foreign-registry-policy', 'deny', '--fail-on-deny', '-o', 'patch'), code: 3 },
   { name: 'error-configmap', args: review(`${M}/configmap.yaml`), code: 2 },
   { name: 'error-two-manifests', args: review(`${M}/two-pods.yaml`), code: 2 },
   { name: 'error-invalid-yaml', args: review(`${M}/invalid.yaml`), code: 2 },

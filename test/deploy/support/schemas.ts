@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node'
 import * as certManager from '@kubernetes-models/cert-manager/cert-manager.io/v1'
 import * as admissionregistration from 'kubernetes-models/admissionregistration.k8s.io/v1'
 import * as apps from 'kubernetes-models/apps/v1'
+import * as batch from 'kubernetes-models/batch/v1'
 import * as networking from 'kubernetes-models/networking.k8s.io/v1'
 import * as policy from 'kubernetes-models/policy/v1'
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1'
@@ -20,6 +21,7 @@ interface ValidatingModel {
 const MODELS: Record<string, Record<string, unknown>> = {
   v1: core,
   'apps/v1': apps,
+  'batch/v1': batch,
   'policy/v1': policy,
   'networking.k8s.io/v1': networking,
   'rbac.authorization.k8s.io/v1': rbac,
