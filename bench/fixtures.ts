@@ -47,6 +47,30 @@ export function reviewWithContainers (count: number, images: readonly string[] =
   return review
 }
 
+/**
+ * The committed review with `count` containers as the API server sends them after defaulting (small:
+ * 10,000 fit in about 1.6 MB, well under its 3 MB request limit), every image distinct and none one
+ * pullguard can accept quietly: even ones not valid references (an upper-case path, which the API
+ * server lets through), odd ones in globex's registry, foreign to acme's team-a. `variant` makes the
+ * references of one call differ from another's, so that no run is helped by the parse cache.
+ */
+export function reviewWithBadImages (count: number, variant = 0): AdmissionReview {
+  const review = copy(loadReview())
+  const request = review.request as NonNullable<AdmissionReview['request']>
+  request.uid = `00000000-0000-4000-9000-${String(variant).padStart(12, '0')}`
+  const spec = podOf(review).spec
+  delete spec.initContainers
+  spec.containers = Array.from({ length: count }, (_, i) => ({
+    name: `c-${i}`,
+    image: i % 2 === 0 ? `registry.acme.example/Team/App-${i}:v${variant}` : `ghcr.io/globex/app-${i}:v${variant}`,
+    imagePullPolicy: 'IfNotPresent',
+    resources: {},
+    terminationMessagePath: '/dev/termination-log',
+    terminationMessagePolicy: 'File'
+  }))
+  return review
+}
+
 function container (index: number, image: string): Container & Record<string, unknown> {
   const port = 8080 + index
   return {

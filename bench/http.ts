@@ -202,7 +202,9 @@ export async function startPullguard (name: string, cli: string, logLevel: strin
   const port = await freePort()
   const args = [
     'serve', '--objects', EXAMPLE_CLUSTER_FILE, '--host', HOST, '--port', String(port),
-    '--metrics-port', String(await freePort()), '--log-level', logLevel
+    '--metrics-port', String(await freePort()), '--log-level', logLevel,
+    // nothing to drain between phases: the 5 s default only slows each stop
+    '--shutdown-delay-seconds', '0'
   ]
   return await startServer(name, cli, args, port, [...IMAGE_NODE_FLAGS, ...nodeFlags])
 }

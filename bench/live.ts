@@ -93,7 +93,8 @@ async function measureSize (size: ClusterSize, config: LiveConfig, dir: string, 
     log(`live ${label}: seeded ${seeded.namespaces} namespaces, ${seeded.credentialSecrets} credential and ${seeded.managedSecrets} managed Secrets`)
 
     const port = await freePort()
-    const args = ['serve', '--kubeconfig', kubeconfig, '--host', HOST, '--port', String(port), '--metrics-port', String(await freePort()), '--log-level', 'warn']
+    const args = ['serve', '--kubeconfig', kubeconfig, '--host', HOST, '--port', String(port), '--metrics-port', String(await freePort()), '--log-level', 'warn',
+      '--shutdown-delay-seconds', '0']
     // The inspector only listens (no session) until the very end, when it forces a GC for the last reading.
     const inspectPort = await freePort()
     const spawnedAt = performance.now()

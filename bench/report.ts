@@ -5,6 +5,7 @@ import { availableParallelism, cpus, loadavg, platform, arch, totalmem } from 'n
 import { IMAGE_NODE_FLAGS } from './children.ts'
 import type { ConvergenceResult } from './convergence.ts'
 import type { HttpResult } from './http.ts'
+import type { LargePodsResult } from './large-pods.ts'
 import type { LiveResult, LiveRow } from './live.ts'
 import type { MaxResult, PacedResult } from './load-client.ts'
 import type { PodSizeRow } from './pod-size.ts'
@@ -45,6 +46,7 @@ export interface Results {
   profile?: ProfileResult
   scale?: ScaleResult
   pods?: PodSizeRow[]
+  largePods?: LargePodsResult
   live?: LiveResult
   convergence?: ConvergenceResult
 }
@@ -112,6 +114,7 @@ export function render (m: Machine, mode: string, results: Results, barList: rea
   if (results.http !== undefined) out.push('', ...renderHttp(results.http, tag))
   if (results.scale !== undefined) out.push('', ...renderScale(results.scale, results.http, tag))
   if (results.pods !== undefined) out.push('', ...renderPods(results.pods, tag))
+  if (results.largePods !== undefined) out.push('', ...renderLargePods(results.largePods, tag))
   if (results.profile !== undefined) out.push('', ...renderProfile(results.profile, tag))
   if (results.live !== undefined) out.push('', ...renderLive(results.live, tag))
   if (results.convergence !== undefined) out.push('', ...renderConvergence(results.convergence, tag))
@@ -225,6 +228,23 @@ function renderPods (rows: readonly PodSizeRow[], tag: string): string[] {
   out.push('   parse+service+stringify: JSON.parse, envelope check, ReviewService (decision + in-memory Secret), JSON.stringify —')
   out.push('   the whole review minus HTTP; "parse+stringify only" is the baseline server\'s work on the same body.')
   out.push('   patch: direct = patch.ts\'s operations; diff = fast-json-patch deepClone + mutate + compare (same resulting Pod, checked)')
+  return out
+}
+
+function renderLargePods ({ idleSmallReviewMs, rows }: LargePodsResult, tag: string): string[] {
+  const out: string[] = [`4b. Large Pods: every image distinct, half invalid, half another tenant's ${tag}`]
+  out.push(...table(
+    ['containers', 'review KB', 'decide() CPU ms', 'over HTTPS ms', 'server CPU ms', 'answer KB', 'warnings', 'longest audit value', 'small reviews meanwhile', 'p50 ms', 'max ms'],
+    rows.map(r => [
+      thousands(r.containers), thousands(r.reviewBytes / 1024), fixed(r.decideMs, 1), fixed(r.reviewMs, 1), fixed(r.serverCpuMs ?? Number.NaN, 0), thousands(r.answerBytes / 1024),
+      thousands(r.warnings), `${thousands(r.longestAuditValueBytes)} B`, thousands(r.meanwhile.reviews), fixed(r.meanwhile.p50Ms, 2), fixed(r.meanwhile.maxMs, 1)
+    ]),
+    'rrrrrrrrrrr'
+  ))
+  out.push('   over HTTPS: pullguard serve (example cluster), the large review\'s median; server CPU: that process\'s CPU time')
+  out.push('   meanwhile (from /proc, 10 ms ticks). Small reviews meanwhile: the committed one, sent back to back on a second')
+  out.push(`   connection until the large one was answered (alone: ${fixed(idleSmallReviewMs, 2)} ms p50); the longest is about the longest`)
+  out.push('   the event loop was held, which every other review waits out. Wall times stretch with the machine\'s load; CPU does not.')
   return out
 }
 

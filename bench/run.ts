@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { runConvergence, type ConvergenceConfig } from './convergence.ts'
 import { runHttp, type HttpConfig } from './http.ts'
+import { runLargePods, type LargePodsConfig } from './large-pods.ts'
 import { runLive, type LiveConfig } from './live.ts'
 import { runPodSize, type PodSizeConfig } from './pod-size.ts'
 import { runProfiles, type ProfileConfig } from './profile.ts'
@@ -28,6 +29,7 @@ interface ModeConfig {
   http: HttpConfig
   scale: ScaleConfig
   pods: PodSizeConfig
+  largePods: LargePodsConfig
   /** undefined: not profiled in this mode unless asked for with --only */
   profile: ProfileConfig | undefined
   live: LiveConfig
@@ -40,6 +42,8 @@ const SIZES = [
   { namespaces: 10_000, tenants: 1_000 }
 ]
 const CONTAINERS = [1, 10, 60]
+// Pods no real workload has, that anyone may send: every image distinct and reported (issue #10)
+const LARGE_POD_CONTAINERS = [1_000, 10_000]
 const LIVE_SIZES = [
   { namespaces: 10, tenants: 10 },
   { namespaces: 10_000, tenants: 1_000 }
@@ -63,6 +67,7 @@ const MODES: Record<'default' | 'quick', ModeConfig> = {
     },
     scale: { sizes: SIZES, rounds: 15, budgetMs: 40, reviewEveryNamespace: true },
     pods: { containers: CONTAINERS, rounds: 12, budgetMs: 25 },
+    largePods: { containers: LARGE_POD_CONTAINERS, rounds: 5 },
     profile: PROFILE,
     live: { sizes: LIVE_SIZES, reviews: 2000, settleSec: 5 },
     // the sizes of the convergence test these figures came from
@@ -80,6 +85,7 @@ const MODES: Record<'default' | 'quick', ModeConfig> = {
     },
     scale: { sizes: SIZES, rounds: 6, budgetMs: 15, reviewEveryNamespace: false },
     pods: { containers: CONTAINERS, rounds: 5, budgetMs: 10 },
+    largePods: { containers: LARGE_POD_CONTAINERS, rounds: 2 },
     profile: undefined,
     live: { sizes: LIVE_SIZES, reviews: 500, settleSec: 2 },
     // still past the burst of 100, so the fill and the rotation show the refill rate
@@ -158,6 +164,8 @@ async function main (): Promise<number> {
     if (runs('pods')) {
       log('pod size: 1 / 10 / 60 containers, patch built directly vs diffed')
       results.pods = await runPodSize(mode.pods)
+      log('large pods: 1,000 / 10,000 containers with distinct bad and foreign images, small reviews meanwhile')
+      results.largePods = await runLargePods(mode.largePods, log)
     }
     if (runs('http')) {
       log('throughput and latency over HTTPS')

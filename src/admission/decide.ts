@@ -2,6 +2,7 @@
 // Pure and synchronous: no network, clock or logger, so every rule is a table test.
 
 import { isAlwaysPullExempt } from './always-pull-exempt.js'
+import { auditList } from './audit-annotations.js'
 import type { ClusterSnapshot, ManagedSecretSpec } from './cluster-snapshot.js'
 import { isObject } from './envelope.js'
 import { parseImageName, type ImageName } from './image-reference.js'
@@ -15,7 +16,7 @@ import {
 } from './patch.js'
 import { decidePodUpdate } from './pod-update.js'
 import type { AdmissionRequest, AdmissionResponse, Container, PatchOperation, Pod, Volume } from './types.js'
-import { fitWarning, foreignImageDenial, WARNINGS } from './warnings.js'
+import { foreignImageDenial, ReviewWarnings, WARNINGS } from './warnings.js'
 
 export type DecisionKind = 'patched' | 'allowed' | 'denied'
 
@@ -107,12 +108,19 @@ interface ForeignImage {
   owner: string
 }
 
-/** Accumulates one Pod's patch, warnings, audit notes and foreign images as its parts are visited. */
+/**
+ * Accumulates one Pod's patch, warnings, audit notes and foreign images as its parts are visited.
+ * A Pod may have thousands of containers: every step is one pass or one set lookup per part, and
+ * warnings and audit notes are bounded (warnings.ts, audit-annotations.ts).
+ */
 class PodReview {
   readonly patch: PatchOperation[] = []
-  readonly warnings: string[] = []
+  readonly warnings = new ReviewWarnings()
   readonly audit: Record<string, string> = {}
+  /** each image once */
   readonly foreign: ForeignImage[] = []
+  /** made on the first foreign image, as most Pods have none */
+  private foreignImages: Set<string> | undefined
   private readonly enforced: string[] = []
 
   constructor (
@@ -154,12 +162,13 @@ class PodReview {
     if (typeof reference !== 'string') return undefined
     const name = parseImageName(reference)
     if (name === undefined) {
-      this.warn(WARNINGS.invalidImage(reference))
+      this.warnings.image('invalid', reference, () => WARNINGS.invalidImage(reference))
       return undefined
     }
-    if (this.tenant === undefined) return name
+    if (this.tenant === undefined || this.foreignImages?.has(reference) === true) return name
     const coverage = this.cluster.registries.lookup(name, this.tenant)
     if (!coverage.covered && coverage.foreignOwner !== undefined) {
+      (this.foreignImages ??= new Set()).add(reference)
       this.foreign.push({ image: reference, scope: coverage.foreignOwner.scope, owner: coverage.foreignOwner.tenant })
     }
     return name
@@ -170,8 +179,7 @@ class PodReview {
   }
 
   warn (message: string): void {
-    const text = fitWarning(message)
-    if (!this.warnings.includes(text)) this.warnings.push(text)
+    this.warnings.add(message)
   }
 
   deny (uid: string): Decision {
@@ -191,18 +199,19 @@ class PodReview {
   answer (uid: string, ensureSecret: ManagedSecretSpec | undefined): Decision {
     if (this.foreign.length > 0 && this.options.foreignRegistryPolicy === 'warn') {
       for (const { image, scope } of this.foreign) {
-        this.warn(WARNINGS.foreignImage(image, scope))
+        this.warnings.image('foreign', image, () => WARNINGS.foreignImage(image, scope))
       }
       this.audit['foreign-registry'] = this.foreignNote()
     }
-    if (this.enforced.length > 0) this.audit['always-pull-enforced'] = this.enforced.join(',')
+    if (this.enforced.length > 0) this.audit['always-pull-enforced'] = auditList(this.enforced, entry => entry)
 
     const response: AdmissionResponse = { uid, allowed: true }
     if (this.patch.length > 0) {
       response.patchType = 'JSONPatch'
       response.patch = encodePatch(this.patch)
     }
-    if (this.warnings.length > 0) response.warnings = this.warnings
+    const warnings = this.warnings.list()
+    if (warnings.length > 0) response.warnings = warnings
     if (Object.keys(this.audit).length > 0) response.auditAnnotations = this.audit
     const decision: DecisionKind = this.patch.length > 0 ? 'patched' : 'allowed'
     return {
@@ -213,14 +222,14 @@ class PodReview {
         reason: this.tenant === undefined ? 'tenant unknown: pull policy only' : this.patch.length > 0 ? 'enforced' : 'already compliant',
         tenant: this.tenant,
         patchOperations: this.patch.length,
-        warnings: this.warnings.length
+        warnings: warnings.length
       }
     }
   }
 
   // Audit logs are read by cluster admins only, so they may name the owning tenant; warnings may not.
   private foreignNote (): string {
-    return this.foreign.map(f => `${f.image}=${f.scope}(${f.owner})`).join(',')
+    return auditList(this.foreign, f => `${f.image}=${f.scope}(${f.owner})`)
   }
 }
 

@@ -12,6 +12,8 @@
 // ValidatingAdmissionPolicy applies the same rule in CEL (charts/pullguard/files/policies/always-pull.yaml).
 
 import { isAlwaysPullExempt } from './always-pull-exempt.js'
+import { auditList } from './audit-annotations.js'
+import { truncateCodePoints } from './bounded-text.js'
 import { isObject } from './envelope.js'
 import { parseImageName } from './image-reference.js'
 import type { AdmissionOptions } from './options.js'
@@ -50,7 +52,6 @@ const NOUNS: Record<SlotList, string> = {
 
 // The denial reaches the client and the audit note the audit log: both stay short whatever the Pod.
 const CHANGES_NAMED_IN_DENIAL = 3
-const CHANGES_NAMED_IN_AUDIT = 20
 const SHOWN_NAME_LENGTH = 64
 const SHOWN_IMAGE_LENGTH = 160
 
@@ -123,7 +124,7 @@ function imageSlotsOf (spec: Record<string, unknown>, side: 'object' | 'oldObjec
       if (typeof name !== 'string' || name === '') return fail(`${pathOf(side, list, index, '.name')} is not a non-empty string`)
       if (!isOptionalString(image)) return fail(`${pathOf(side, list, index, `${within}.${fields.image}`)} is not a string`)
       if (!isOptionalString(pullPolicy)) return fail(`${pathOf(side, list, index, `${within}.${fields.pullPolicy}`)} is not a string`)
-      if (byName.has(name)) return fail(`${pathOf(side, list, index, '.name')} "${shown(name, SHOWN_NAME_LENGTH)}" is not unique`)
+      if (byName.has(name)) return fail(`${pathOf(side, list, index, '.name')} "${truncateCodePoints(name, SHOWN_NAME_LENGTH)}" is not unique`)
       byName.set(name, { list, name, image: nonEmpty(image), pullPolicy: nonEmpty(pullPolicy) })
     }
   }
@@ -152,8 +153,8 @@ function nonEmpty (value: string | undefined | null): string | undefined {
 /** The denial says what to do: the pull policy cannot be fixed in place, a new Pod gets Always. */
 function imageChangeDenial (refused: readonly ImageSlot[]): string {
   const named = refused.slice(0, CHANGES_NAMED_IN_DENIAL).map(slot =>
-    `${NOUNS[slot.list]} "${shown(slot.name, SHOWN_NAME_LENGTH)}" (${(slot.list === 'volumes' ? VOLUME_FIELDS : CONTAINER_FIELDS).pullPolicy} ${slot.pullPolicy ?? 'unset'})` +
-    ` to ${slot.image === undefined ? 'no image' : `"${shown(slot.image, SHOWN_IMAGE_LENGTH)}"`}`)
+    `${NOUNS[slot.list]} "${truncateCodePoints(slot.name, SHOWN_NAME_LENGTH)}" (${(slot.list === 'volumes' ? VOLUME_FIELDS : CONTAINER_FIELDS).pullPolicy} ${slot.pullPolicy ?? 'unset'})` +
+    ` to ${slot.image === undefined ? 'no image' : `"${truncateCodePoints(slot.image, SHOWN_IMAGE_LENGTH)}"`}`)
   const more = refused.length - named.length
   return `pullguard: this update changes the image of ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''};` +
     ' in a tenant namespace an image may change only where it is pulled Always (a node\'s image cache is shared by all tenants),' +
@@ -161,12 +162,9 @@ function imageChangeDenial (refused: readonly ImageSlot[]): string {
     ' recreate the Pod (or roll out its Deployment, StatefulSet, DaemonSet or Job) so that pullguard sets imagePullPolicy Always'
 }
 
-// Audit logs are read by cluster admins: the keys and images, bounded.
+// Audit logs are read by cluster admins: the containers and images, bounded as every audit value is.
 function imageChangeNote (refused: readonly ImageSlot[]): string {
-  const named = refused.slice(0, CHANGES_NAMED_IN_AUDIT)
-    .map(slot => `${slot.list}/${shown(slot.name, SHOWN_NAME_LENGTH)}=${shown(slot.image ?? '', SHOWN_IMAGE_LENGTH)}`)
-  const more = refused.length - named.length
-  return `${named.join(',')}${more > 0 ? ` and ${more} more` : ''}`
+  return auditList(refused, slot => `${slot.list}/${truncateCodePoints(slot.name, SHOWN_NAME_LENGTH)}=${truncateCodePoints(slot.image ?? '', SHOWN_IMAGE_LENGTH)}`)
 }
 
 function malformed (uid: string, tenant: string | undefined, problem: string): PodUpdateDecision {
@@ -177,10 +175,3 @@ function malformed (uid: string, tenant: string | undefined, problem: string): P
 }
 
 /** At most `max` UTF-16 units, cut on a code point boundary and marked as cut. */
-function shown (text: string, max: number): string {
-  if (text.length <= max) return text
-  let end = max - 1
-  const last = text.charCodeAt(end - 1)
-  if (last >= 0xd800 && last <= 0xdbff) end--
-  return `${text.slice(0, end)}…`
-}

@@ -10,11 +10,11 @@ import { StaticClusterView } from '../cluster/static-view.js'
 import { admissionOptionsOf, loadConfig } from '../config/config.js'
 import { createLogger } from '../logging.js'
 import { ReviewService } from '../review-service.js'
-import { logCredentialIssues } from './credential-issues.js'
 import { EXIT } from './exit-codes.js'
 import { createReviewOf, isAdmissionReviewManifest, parseManifest, podInputOf } from './pod-input.js'
 import { REVIEW_COMMAND_LINE, type ReviewOutput } from './review-flags.js'
 import { renderReview } from './review-output.js'
+import { logStandaloneSummary } from './startup-summary.js'
 
 export async function runReview (argv: string[]): Promise<number> {
   const { config, flags, positionals } = loadConfig('review', argv, process.env, REVIEW_COMMAND_LINE)
@@ -25,7 +25,7 @@ export async function runReview (argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel, destination: pino.destination({ dest: 2, sync: true }) })
   const options = admissionOptionsOf(config)
   const view = await StaticClusterView.fromFiles(config.objects, options)
-  logCredentialIssues(logger, view.credentials)
+  logStandaloneSummary(logger, view)
 
   const where = file ?? 'stdin'
   const input = await readInput(file)

@@ -1,5 +1,6 @@
 // `pullguard serve`: wires config → cluster view → review service → HTTPS server.
 
+import { registerCredentialHealthMetrics } from '../cluster/credential-metrics.js'
 import { StaticClusterView } from '../cluster/static-view.js'
 import type { ClusterView } from '../cluster/view.js'
 import { hostname } from 'node:os'
@@ -9,8 +10,8 @@ import { asynchronousDestination, createLogger } from '../logging.js'
 import { ReviewService } from '../review-service.js'
 import { createMetrics } from '../server/metrics.js'
 import { startServer } from '../server/serve.js'
-import { logCredentialIssues } from './credential-issues.js'
 import { describeStartupError, StartupError } from './startup-error.js'
+import { logStandaloneSummary } from './startup-summary.js'
 import { pullguardVersion } from './version.js'
 
 export async function runServe (argv: string[]): Promise<number> {
@@ -28,7 +29,8 @@ export async function runServe (argv: string[]): Promise<number> {
   if (config.objects.length > 0) {
     const standalone = await StaticClusterView.fromFiles(config.objects, options)
     logger.info({ objects: config.objects }, 'standalone mode: cluster view from manifests, writes kept in memory')
-    logCredentialIssues(logger, standalone.credentials)
+    logStandaloneSummary(logger, standalone)
+    registerCredentialHealthMetrics(metrics.registry, () => standalone.model.credentialHealth())
     view = standalone
   } else {
     // Loaded only here: @kubernetes/client-node alone adds ~75 MB of RSS a standalone server never uses.

@@ -16,6 +16,8 @@ import {
 } from '../admission/credentials.js'
 import type { AdmissionOptions } from '../admission/options.js'
 import type { RegistryIndex } from '../admission/registry-index.js'
+import { UNUSABLE_SOURCE_REASONS } from '../admission/credential-problems.js'
+import type { CredentialHealth, TenantWithoutCredentials } from './credential-health.js'
 import { CredentialState, type CredentialProblem, type ServedReading } from './credential-state.js'
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../admission/options.js'
 import type { StoredSecret } from './managed-secret.js'
@@ -194,7 +196,7 @@ export class ClusterModel implements ClusterSnapshot {
         yield reading
         continue
       }
-      yield { kind: 'last-good', source: last, reason: reading.reason }
+      yield { kind: 'last-good', source: last, problems: reading.problems }
     }
   }
 
@@ -236,6 +238,46 @@ export class ClusterModel implements ClusterSnapshot {
     // A copy in a namespace that stopped being a tenant is removed even if that event was missed.
     for (const namespace of this.managed.keys()) seen.add(namespace)
     return [...seen]
+  }
+
+  /**
+   * Every problem of the credential sources as of the last commit (each with the Secret's uid, for
+   * Events regarding it), and the tenants left without credentials because of them: a tenant with
+   * namespaces and no usable credentials while a source meant for it (its own or a shared one) is
+   * unusable. A tenant that simply has no sources is an admin's choice, and reviews say so already.
+   */
+  credentialHealth (): CredentialHealth {
+    const problems = this.credentials.problems.map(problem => {
+      const uid = this.sources.get(problem.secret)?.metadata?.uid
+      return uid === undefined ? problem : { ...problem, uid }
+    })
+    const brokenFor = new Map<string | null, string[]>()
+    for (const problem of problems) {
+      if (!UNUSABLE_SOURCE_REASONS.has(problem.reason)) continue
+      const list = brokenFor.get(problem.tenant) ?? []
+      if (!list.includes(problem.secret)) list.push(problem.secret)
+      brokenFor.set(problem.tenant, list)
+    }
+    // per tenant, decided once: left without credentials (and why), or null: fine
+    const tenants = new Map<string, TenantWithoutCredentials | null>()
+    if (brokenFor.size > 0) {
+      for (const [namespace, tenant] of this.tenantNamespaces()) {
+        // an Event there would be refused: the namespace is going
+        if (this.namespaces.get(namespace)?.terminating === true) continue
+        let found = tenants.get(tenant)
+        if (found === undefined) {
+          const broken = [...brokenFor.get(tenant) ?? [], ...brokenFor.get(null) ?? []]
+          found = broken.length === 0 || this.credentials.credentialsOf(tenant) !== undefined
+            ? null
+            : { tenant, namespaces: [], unusableSources: broken.sort() }
+          tenants.set(tenant, found)
+        }
+        found?.namespaces.push(namespace)
+      }
+    }
+    const without = [...tenants.values()].filter(found => found !== null)
+    for (const found of without) found.namespaces.sort()
+    return { problems, tenantsWithoutCredentials: without }
   }
 
   counts (): { namespaces: number, tenantNamespaces: number, managedSecrets: number } {

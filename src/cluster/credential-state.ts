@@ -11,6 +11,7 @@ import {
   type SecretObject,
   type SourceReading
 } from '../admission/credentials.js'
+import { UNUSABLE_SOURCE_REASONS, type ConfigProblem, type CredentialProblemReason } from '../admission/credential-problems.js'
 import type { AdmissionOptions } from '../admission/options.js'
 import { RegistryIndex } from '../admission/registry-index.js'
 
@@ -21,12 +22,20 @@ export interface ServedReading {
   kind: 'last-good'
   source: CredentialSource
   /** why the current version cannot be used */
-  reason: string
+  problems: ConfigProblem[]
 }
 
+/** One problem of one source Secret, as logs, Events and the gauge report it. */
 export interface CredentialProblem {
+  /** the source Secret's name, in the credentials namespace */
   secret: string
-  reason: string
+  /** the source's tenant (for a conflict: the tenant whose merge it is); null: shared */
+  tenant: string | null
+  reason: CredentialProblemReason
+  /** the entry's key by safeKeyScope (a header's name for HttpHeaderConflict), when the problem is one entry's */
+  scope?: string
+  /** what is wrong and what pullguard does about it, for people; never Secret data nor a raw key */
+  message: string
 }
 
 export class CredentialState {
@@ -34,9 +43,9 @@ export class CredentialState {
     private readonly byTenant: Map<string, MergedCredentials>,
     private readonly sharedOnly: MergedCredentials | undefined,
     readonly registries: RegistryIndex,
-    /** for logs: same key defined twice for one tenant */
+    /** for logs: same key defined twice for one tenant, including a tenant's own key overriding a shared one */
     readonly conflicts: readonly KeyConflict[],
-    /** for logs: credential-labelled Secrets that could not be used */
+    /** every problem of every credential-labelled Secret, conflicts between sources of one standing included */
     readonly problems: readonly CredentialProblem[]
   ) {}
 
@@ -50,17 +59,48 @@ export class CredentialState {
   static fromReadings (readings: Iterable<SourceReading | ServedReading>, options: Pick<AdmissionOptions, 'publicRegistries'>): CredentialState {
     const sources: CredentialSource[] = []
     const problems: CredentialProblem[] = []
+    const report = (secret: string, tenant: string | null, found: readonly ConfigProblem[], consequence: (problem: ConfigProblem) => string): void => {
+      for (const problem of found) {
+        problems.push({ secret, tenant, reason: problem.reason, ...(problem.scope !== undefined && { scope: problem.scope }), message: `${problem.detail}${consequence(problem)}` })
+      }
+    }
+    const whole = (then: string) => (problem: ConfigProblem): string => UNUSABLE_SOURCE_REASONS.has(problem.reason) ? then : ''
     for (const reading of readings) {
-      if (reading.kind === 'source') sources.push(reading.source)
-      else if (reading.kind === 'invalid') problems.push({ secret: reading.name, reason: reading.reason })
-      else if (reading.kind === 'last-good') {
+      if (reading.kind === 'source') {
         sources.push(reading.source)
-        problems.push({ secret: reading.source.name, reason: `${reading.reason}; its last good version stays in use until it is fixed or deleted` })
+        report(reading.source.name, reading.source.tenant, reading.problems, () => '; left out of the merged Secret')
+      } else if (reading.kind === 'invalid') {
+        report(reading.name, reading.tenant, reading.problems, whole('; the Secret gives no credentials until it is fixed'))
+      } else if (reading.kind === 'last-good') {
+        sources.push(reading.source)
+        report(reading.source.name, reading.source.tenant, reading.problems, whole('; its last good version stays in use until it is fixed or deleted'))
       }
     }
     const merged = mergeTenantCredentials(sources)
+    const shared = new Set(sources.filter(source => source.tenant === null).map(source => source.name))
+    for (const conflict of merged.conflicts) {
+      // a tenant's own key over a shared one is the documented precedence (a tenant's own account on
+      // a shared registry): logged with the conflicts, no problem
+      if (conflict.tenant !== null && shared.has(conflict.dropped)) continue
+      problems.push({
+        secret: conflict.dropped,
+        tenant: conflict.tenant,
+        reason: 'RegistryKeyConflict',
+        scope: conflict.key,
+        message: `registry key ${JSON.stringify(conflict.key)} is also in Secret ${conflict.kept}, which wins (Secret name order); this entry is not used`
+      })
+    }
+    for (const conflict of merged.headerConflicts) {
+      if (conflict.tenant !== null && shared.has(conflict.dropped)) continue
+      problems.push({
+        secret: conflict.dropped,
+        tenant: conflict.tenant,
+        reason: 'HttpHeaderConflict',
+        scope: conflict.header,
+        message: `HttpHeaders ${JSON.stringify(conflict.header)} is also set by Secret ${conflict.kept}, which wins (Secret name order); this value is not used`
+      })
+    }
     const registries = RegistryIndex.build(merged.grants, options.publicRegistries)
-    for (const key of registries.invalidKeys) problems.push({ secret: '(auths key)', reason: `unparseable registry key ${JSON.stringify(key)}` })
     return new CredentialState(merged.byTenant, merged.sharedOnly, registries, merged.conflicts, problems)
   }
 
@@ -69,11 +109,11 @@ export class CredentialState {
     return this.byTenant.get(tenant) ?? this.sharedOnly
   }
 
-  /** conflicts and unusable sources as plain loggable records: names and keys, never data */
+  /** conflicts and problems as plain loggable records: names and scopes, never data */
   issues (): { conflicts: KeyConflict[], problems: CredentialProblem[] } {
     return {
       conflicts: this.conflicts.map(({ tenant, key, kept, dropped }) => ({ tenant, key, kept, dropped })),
-      problems: this.problems.map(({ secret, reason }) => ({ secret, reason }))
+      problems: this.problems.map(problem => ({ ...problem }))
     }
   }
 }

@@ -3,8 +3,8 @@
 
 import { readFile } from 'node:fs/promises'
 import { parseAllDocuments } from 'yaml'
-import type { ClusterSnapshot, ManagedSecretSpec } from '../admission/cluster-snapshot.js'
-import { TOKEN_SOURCE_TYPE, type SecretObject } from '../admission/credentials.js'
+import { tenantFromLabels, type ClusterSnapshot, type ManagedSecretSpec } from '../admission/cluster-snapshot.js'
+import { readCredentialSource, TOKEN_SOURCE_TYPE, type SecretObject } from '../admission/credentials.js'
 import { isObject } from '../admission/envelope.js'
 import type { AdmissionOptions } from '../admission/options.js'
 import { ClusterModel, type NamespaceObject } from './cluster-model.js'
@@ -19,24 +19,55 @@ export class ManifestError extends Error {
   }
 }
 
+/** What a standalone start loaded, for its summary line. */
+export interface LoadSummary {
+  namespaces: number
+  /** distinct tenants of those namespaces */
+  tenants: number
+  /** Secrets labelled as credential sources in the credentials namespace, usable or not */
+  credentialSecrets: number
+  /** Secrets of the managed name in other namespaces: copies as stored */
+  managedSecrets: number
+  /** objects pullguard does not read, counted by why (e.g. `Secret outside pullguard-system`, `ConfigMap`) */
+  ignored: Map<string, number>
+}
+
 export class StaticClusterView implements ClusterView {
   readonly model: ClusterModel
+  readonly summary: LoadSummary
   /** every Secret by `namespace/name`, whole: credential sources and any managed (or squatting) copies */
   private readonly stored = new Map<string, SecretObject>()
 
   constructor (objects: readonly unknown[], private readonly options: AdmissionOptions) {
     const model = this.model = new ClusterModel(options)
+    const summary: LoadSummary = this.summary = { namespaces: 0, tenants: 0, credentialSecrets: 0, managedSecrets: 0, ignored: new Map() }
+    const ignore = (why: string): void => { summary.ignored.set(why, (summary.ignored.get(why) ?? 0) + 1) }
+    const tenants = new Set<string>()
     for (const object of objects) {
-      if (!isObject(object) || object.apiVersion !== 'v1') continue
-      if (object.kind === 'Namespace') {
+      if (!isObject(object) || object.apiVersion !== 'v1' || (object.kind !== 'Namespace' && object.kind !== 'Secret')) {
+        ignore(isObject(object) && typeof object.kind === 'string' ? object.kind : 'object without a kind')
+      } else if (object.kind === 'Namespace') {
+        summary.namespaces++
+        const tenant = tenantFromLabels((object as NamespaceObject).metadata?.labels, options.tenantLabel)
+        if (tenant !== null) tenants.add(tenant)
         model.namespaceChanged(object as NamespaceObject)
-      } else if (object.kind === 'Secret') {
-        this.putSecret(object as SecretObject)
+      } else {
+        const placed = this.putSecret(object as SecretObject)
+        const why = placed === undefined ? 'Secret without a name' : this.secretRole(placed)
+        if (why === 'credential') summary.credentialSecrets++
+        else if (why === 'managed') summary.managedSecrets++
+        else ignore(why)
       }
     }
+    summary.tenants = tenants.size
     model.commitCredentials()
   }
 
+  /**
+   * Reads manifests for standalone mode. A file set without any Namespace, or without any Secret,
+   * would run but decide nothing (every tenant unknown, or none with credentials), and a Secret
+   * without a namespace is ambiguous in a file: all three are errors, naming the file(s).
+   */
   static async fromFiles (files: readonly string[], options: AdmissionOptions): Promise<StaticClusterView> {
     const objects: unknown[] = []
     for (const file of files) {
@@ -47,9 +78,38 @@ export class StaticClusterView implements ClusterView {
         // Refused rather than skipped: a tenant would silently lack the credentials it was promised.
         throw new ManifestError(file, `Secret ${name} is a token source (${TOKEN_SOURCE_TYPE}): tokens are minted by the leader in live mode, and standalone mode cannot mint; run serve without --objects, or give a static dockerconfigjson Secret instead`)
       }
+      const unplaced = read.filter(object => isSecret(object) && typeof object.metadata?.namespace !== 'string')
+      if (unplaced.length > 0) {
+        const names = unplaced.map(object => JSON.stringify((object as SecretObject).metadata?.name ?? '')).join(', ')
+        throw new ManifestError(file, `Secret ${names} has no metadata.namespace: say where it lives ` +
+          `(credential sources belong in ${options.credentialsNamespace}, managed copies in their tenant namespace)`)
+      }
       objects.push(...read)
     }
+    const label = files.join(', ')
+    if (!objects.some(object => isObject(object) && object.apiVersion === 'v1' && object.kind === 'Namespace')) {
+      throw new ManifestError(label, `holds no Namespace: pullguard finds tenants by the ${options.tenantLabel} label on Namespaces, ` +
+        'so no namespace would be a tenant; add them (kubectl get namespaces -o yaml)')
+    }
+    if (!objects.some(isSecret)) {
+      throw new ManifestError(label, `holds no Secret: credential sources are Secrets in ${options.credentialsNamespace} labelled ` +
+        `${options.tenantLabel}=<tenant> or ${options.sharedLabel}=true, so no tenant would have credentials; ` +
+        `add them (kubectl get secrets -n ${options.credentialsNamespace} -o yaml)`)
+    }
     return new StaticClusterView(objects, options)
+  }
+
+  /** what a Secret from the manifests is to pullguard; anything but credential/managed is why it is ignored */
+  private secretRole (secret: SecretObject): 'credential' | 'managed' | string {
+    const namespace = secret.metadata?.namespace
+    const reading = readCredentialSource(secret, this.options)
+    if (reading.kind !== 'ignored') return 'credential'
+    if (namespace !== this.options.credentialsNamespace) {
+      return secret.metadata?.name === this.options.managedSecretName ? 'managed' : `Secret outside ${this.options.credentialsNamespace}`
+    }
+    if (reading.why === 'managed copy') return `managed copy in ${this.options.credentialsNamespace}`
+    if (reading.why === 'token source') return 'token source (minted in live mode only)'
+    return `Secret in ${this.options.credentialsNamespace} without ${this.options.tenantLabel} or ${this.options.sharedLabel}=true`
   }
 
   get secrets (): ReadonlyMap<string, SecretObject> {
@@ -60,13 +120,14 @@ export class StaticClusterView implements ClusterView {
    * Stores a Secret as the API server would (no namespace: `default`). A credential source changes
    * the merged credentials only at the next commit, as in live mode; the constructor commits once.
    */
-  putSecret (secret: SecretObject): void {
+  putSecret (secret: SecretObject): SecretObject | undefined {
     const { name, namespace = 'default' } = secret.metadata ?? {}
-    if (name === undefined) return
+    if (name === undefined) return undefined
     const placed = { ...secret, metadata: { ...secret.metadata, namespace } }
     this.stored.set(`${namespace}/${name}`, placed)
     this.model.credentialSecretChanged(placed)
     if (name === this.options.managedSecretName) this.model.managedSecretChanged(namespace, storedSecret(placed))
+    return placed
   }
 
   get credentials (): CredentialState {
@@ -85,7 +146,7 @@ export class StaticClusterView implements ClusterView {
   async ensureManagedSecret (spec: ManagedSecretSpec): Promise<EnsureResult> {
     const key = `${spec.namespace}/${spec.name}`
     const plan = planManagedSecret(spec, this.model.managedSecret(spec.namespace), this.options.tenantLabel)
-    const write = (body: SecretObject): void => this.putSecret(body)
+    const write = (body: SecretObject): void => { this.putSecret(body) }
     switch (plan.action) {
       case 'none': return { outcome: 'unchanged' }
       case 'conflict': return { outcome: 'conflict', message: `Secret ${key} exists and is not managed by pullguard` }
@@ -100,6 +161,8 @@ export class StaticClusterView implements ClusterView {
     return true
   }
 }
+
+const isSecret = (object: unknown): object is SecretObject => isObject(object) && object.apiVersion === 'v1' && object.kind === 'Secret'
 
 /** YAML or JSON, multi-document, `kind: List` flattened. Errors name the file, never its content. */
 export async function readManifestFile (file: string): Promise<unknown[]> {

@@ -39,7 +39,7 @@ t.test('keys carrying user-info or a query never show in reasons or conflicts', 
   ]
   for (const key of keys) {
     const reading = read({ metadata: { name: 'a', namespace: 'pullguard-system', labels: { 'pullguard.dev/tenant': 'x' } }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': JSON.stringify({ auths: { [key]: 'not-an-object' } }) } })
-    t.match(reading, { kind: 'invalid', reason: /^entry for ".+" is not an object$/ }, key)
+    t.match(reading, { kind: 'invalid', problems: [{ reason: 'MalformedEntry', detail: /^entry ".+" is a string, not an object/ }] }, key)
     t.notMatch(JSON.stringify(reading), /tok-/, `${key}: reason`)
   }
   const auths = Object.fromEntries(keys.map(key => [key, { auth: 'dTpw' }]))

@@ -12,11 +12,13 @@ import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
 import jsonpatch from 'fast-json-patch'
 import t from 'tap'
+import { MAX_AUDIT_VALUE_BYTES } from '../../src/admission/audit-annotations.js'
 import { decide } from '../../src/admission/decide.js'
 import { parseAdmissionReview } from '../../src/admission/envelope.js'
 import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions } from '../../src/admission/options.js'
 import type { AdmissionRequest } from '../../src/admission/types.js'
 import { readManifestFile, StaticClusterView } from '../../src/cluster/static-view.js'
+import { MAX_IMAGE_WARNINGS } from '../../src/admission/warnings.js'
 import { ReviewService } from '../../src/review-service.js'
 import { decodePatch } from '../support/cluster.js'
 
@@ -24,6 +26,8 @@ const GOLDEN = fileURLToPath(new URL('../fixtures/golden/', import.meta.url))
 const FIXTURES_README = fileURLToPath(new URL('../fixtures/README.md', import.meta.url))
 const UPDATE = process.env.UPDATE_GOLDEN === '1'
 const CASE_FILES = ['review.json', 'objects.yaml', 'options.json', 'expected.json']
+// the image warnings, the line counting the rest, one about the tenant and one about the managed Secret
+const MAX_WARNINGS_PER_REVIEW = MAX_IMAGE_WARNINGS + 3
 
 type ManagedSecretSpec = Parameters<StaticClusterView['ensureManagedSecret']>[0]
 
@@ -84,7 +88,13 @@ async function answer (dir: string, problems: string[]): Promise<Golden | undefi
   if (sent.uid !== request.uid) problems.push('uid not echoed')
   if ((sent.patch === undefined) !== (sent.patchType === undefined)) problems.push('patch and patchType must come together')
   if (sent.patch !== undefined && (operations.length === 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(sent.patch))) problems.push('patch is empty or not padded base64')
-  for (const warning of sent.warnings ?? []) if (warning.length > 256) problems.push(`warning longer than 256 characters: ${warning.slice(0, 40)}…`)
+  // the API server counts warnings in code points, and keeps 4,096 of them per request from all webhooks
+  const warnings = sent.warnings ?? []
+  for (const warning of warnings) if ([...warning].length > 256) problems.push(`warning longer than 256 code points: ${warning.slice(0, 40)}…`)
+  if (warnings.length > MAX_WARNINGS_PER_REVIEW) problems.push(`${warnings.length} warnings, more than ${MAX_WARNINGS_PER_REVIEW}`)
+  for (const [key, value] of Object.entries(sent.auditAnnotations ?? {})) {
+    if (Buffer.byteLength(value) > MAX_AUDIT_VALUE_BYTES) problems.push(`audit annotation ${key} is ${Buffer.byteLength(value)} bytes, more than ${MAX_AUDIT_VALUE_BYTES}`)
+  }
   for (const key of Object.keys(sent.auditAnnotations ?? {})) if (key.includes('/')) problems.push(`audit annotation key ${key} is not a single segment`)
   if (view.ensured.length > 1) problems.push('more than one Secret ensured for one review')
   if (operations.length > 0) problems.push(...reinvocationProblems(request, operations, view, options))

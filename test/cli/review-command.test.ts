@@ -61,6 +61,27 @@ t.test('objects file problems name the file and exit non-zero', async t => {
   t.match(invalid.stderr, new RegExp(`${cli.replace(/[/.]/g, '\\$&')}: `))
 })
 
+t.test('an objects file with no Namespace, or no Secret, is an error, not live-mode wording', async t => {
+  const dir = t.testdir({
+    'secrets-only.yaml': 'apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: pullguard-system}\ntype: Opaque\n',
+    'namespaces-only.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a, labels: {pullguard.dev/tenant: acme}}\n'
+  })
+  for (const [file, reason] of [['secrets-only.yaml', /holds no Namespace/], ['namespaces-only.yaml', /holds no Secret/]] as const) {
+    const run = await pullguard(['review', '--objects', `${dir}/${file}`], JSON.stringify(podCreateReview()))
+    t.equal(run.code, 1, file)
+    t.match(run.stderr, new RegExp(`^pullguard: --objects ${dir}/${file}: ${reason.source}`), file)
+    t.notMatch(run.stderr, /not known yet/, `${file}: no review ran`)
+    t.equal(run.stdout, '', `${file}: no answer`)
+  }
+})
+
+t.test('the startup summary goes to stderr with the answer on stdout', async t => {
+  const run = await pullguard(['review', '--objects', objects], JSON.stringify(podCreateReview()))
+  t.equal(run.code, 0)
+  const lines = run.stderr.trim().split('\n').map(line => JSON.parse(line) as { msg: string })
+  t.equal(lines[0]?.msg, 'loaded 5 namespaces, 3 tenants, 3 credential Secrets; 1 ignored: Secret outside pullguard-system (1)')
+})
+
 t.test('configuration problems are all reported at once, exit 2', async t => {
   const run = await pullguard(['review', '--objects', objects, '--foreign-registry-policy', 'block', '--managed-secret-name', 'Bad_Name'],
     JSON.stringify(podCreateReview()), { PULLGUARD_TENANT_LABEL: 'not a label' })

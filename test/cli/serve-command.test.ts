@@ -23,6 +23,9 @@ t.test('serve --objects answers reviews and exits 0 on SIGTERM', async t => {
   const server = run(t, [...STANDALONE, ...NO_DRAIN_DELAY, '--port', '0'])
   const url = await serving(server)
   t.match(server.output(), /SELF-SIGNED/, 'says loudly that the certificate is self-signed')
+  t.match(logLines(server.output()).find(line => line.msg.startsWith('loaded ')),
+    { level: 'info', msg: 'loaded 5 namespaces, 3 tenants, 3 credential Secrets; 1 ignored: Secret outside pullguard-system (1)' },
+    'one summary line of what the objects file held')
 
   const answer = await post(url, JSON.stringify(podCreateReview()))
   t.equal(answer.status, 200)

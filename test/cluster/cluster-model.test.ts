@@ -169,7 +169,7 @@ t.test('credential issues are reported when they change, not on every commit', a
   model.credentialSecretChanged(acmeSource() as SecretObject)
   t.equal(model.commitCredentials()?.issues, undefined, 'none, as at the start')
   model.credentialSecretChanged(opaque as SecretObject)
-  t.match(model.commitCredentials()?.issues, { problems: [{ secret: 'opaque', reason: /type is Opaque/ }], conflicts: [] })
+  t.match(model.commitCredentials()?.issues, { problems: [{ secret: 'opaque', tenant: 'acme', reason: 'WrongSecretType', message: /type is Opaque/ }], conflicts: [] })
   model.credentialSecretChanged(acmeSource('other') as SecretObject)
   t.equal(model.commitCredentials()?.issues, undefined, 'the same problem: not again')
   model.credentialSecretDeleted('opaque')
@@ -244,18 +244,18 @@ t.test('a broken source keeps serving its last good version; deletion and relabe
   }
   const text = (value: string): Record<string, string> => ({ '.dockerconfigjson': Buffer.from(value).toString('base64') })
   const cases: Array<{ name: string, events: Event[], acme: 'good' | 'none', problem?: RegExp }> = [
-    { name: 'bad JSON', events: [{ secret: broken(s => { s.data = text('{"auths": {') }) }], acme: 'good', problem: /not valid JSON; its last good version stays in use/ },
-    { name: 'valid JSON, no entries', events: [{ secret: broken(s => { s.data = text('{"auths":{}}') }) }], acme: 'good', problem: /no registry entries; its last good/ },
-    { name: 'valid JSON, no auths', events: [{ secret: broken(s => { s.data = text('{"registry.acme.example":{}}') }) }], acme: 'good', problem: /no auths object; its last good/ },
-    { name: 'wrong type', events: [{ secret: broken(s => { s.type = 'Opaque' }) }], acme: 'good', problem: /type is Opaque.*last good/ },
-    { name: 'data key missing', events: [{ secret: broken(s => { s.data = {} }) }], acme: 'good', problem: /has no .dockerconfigjson key; its last good/ },
+    { name: 'bad JSON', events: [{ secret: broken(s => { s.data = text('{"auths": {') }) }], acme: 'good', problem: /^InvalidJSON: .dockerconfigjson is not valid JSON; its last good version stays in use/ },
+    { name: 'valid JSON, no entries', events: [{ secret: broken(s => { s.data = text('{"auths":{}}') }) }], acme: 'good', problem: /^NoUsableCredential: .dockerconfigjson has no registry entries; its last good/ },
+    { name: 'valid JSON, no auths', events: [{ secret: broken(s => { s.data = text('{"registry.acme.example":{}}') }) }], acme: 'good', problem: /^NoUsableCredential: .dockerconfigjson has no auths; its last good/ },
+    { name: 'wrong type', events: [{ secret: broken(s => { s.type = 'Opaque' }) }], acme: 'good', problem: /^WrongSecretType: type is Opaque.*last good/ },
+    { name: 'data key missing', events: [{ secret: broken(s => { s.data = {} }) }], acme: 'good', problem: /^MissingDockerConfig: has no .dockerconfigjson key; its last good/ },
     { name: 'deleted: removed, as intended', events: [{ secretDeleted: 'acme-registry' }], acme: 'none' },
     { name: 'label removed: removed, as intended', events: [{ secret: broken(s => { s.metadata!.labels = {} }) }], acme: 'none' },
     {
       name: 'relabelled to another tenant and broken: not acme\'s any more, and globex gets nothing from it',
       events: [{ secret: broken(s => { s.metadata!.labels = { [options.tenantLabel]: 'globex' }; s.data = text('x') }) }],
       acme: 'none',
-      problem: /not valid JSON$/
+      problem: /^InvalidJSON: .dockerconfigjson is not valid JSON; the Secret gives no credentials until it is fixed$/
     },
     {
       name: 'broken, then deleted: gone',
@@ -279,7 +279,7 @@ t.test('a broken source keeps serving its last good version; deletion and relabe
     else t.equal(now, served, `${c.name}: the last good version is served`)
     if (c.name.includes('fixed')) t.not(now, served, 'the fixed version, not the last good one')
     t.equal(model.credentialsOf('globex'), undefined, `${c.name}: nothing reaches globex`)
-    const problems = model.credentialState.problems.map(p => p.reason)
+    const problems = model.credentialState.problems.map(p => `${p.reason}: ${p.message}`)
     if (c.problem === undefined) t.same(problems, [], `${c.name}: no problem left`)
     else t.match(problems, [c.problem], `${c.name}: said loudly`)
   }

@@ -213,7 +213,7 @@ t.test('a source broken by a typo keeps its last good version in every copy; del
   // Valid JSON the API server accepts, with no usable entry: an admin's slip, not an intent.
   const source = api.get('Secret', OPTIONS.credentialsNamespace, 'acme-registry')!
   api.update({ ...source, data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } })
-  await waitFor(() => log.records('credential sources: registry key conflicts or unusable Secrets')
+  await waitFor(() => log.records('credential sources: problems or registry key conflicts (see the reasons in problems)')
     .some(r => JSON.stringify(r.problems).includes('last good version stays in use')), 'the problem to be logged')
   // The commit that logged it would have queued the copies: give those reconciles time to run.
   const before = managedWrites(api)

@@ -22,9 +22,10 @@ interface Served {
 }
 
 async function serve (t: Test, args: string[], home: string): Promise<Served> {
-  // Node's own type stripping runs the sources directly; no KUBECONFIG, and an empty home.
+  // Node's own type stripping runs the sources directly; no KUBECONFIG, and an empty home. No drain
+  // delay: these tests stop the server themselves (test/cli/serve-drain.test.ts covers the drain).
   const { KUBECONFIG: _kubeconfig, ...env } = process.env
-  const child = spawn(process.execPath, ['--no-warnings', '--experimental-transform-types', '--import', RESOLVE, MAIN, 'serve', ...args], {
+  const child = spawn(process.execPath, ['--no-warnings', '--experimental-transform-types', '--import', RESOLVE, MAIN, 'serve', '--shutdown-delay-seconds', '0', ...args], {
     env: { ...env, HOME: home },
     stdio: ['ignore', 'pipe', 'pipe']
   })

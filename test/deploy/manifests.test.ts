@@ -218,8 +218,9 @@ t.test('RBAC: least privilege around the managed Secret', async t => {
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     { apiGroups: [''], resources: ['secrets'], resourceNames: [MANAGED_SECRET], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete'] },
-    { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create'] }
-  ], 'cluster-wide: namespaces read, secrets only by the managed name (create cannot be narrowed), events')
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'get', 'patch'] }
+  ], 'cluster-wide: namespaces read, secrets only by the managed name (create cannot be narrowed), events (credential Event series are read back and patched)')
   const role = only(deploy, 'Role')
   t.equal(role.metadata.namespace, NS, 'the credentials namespace ...')
   t.same(role.rules, [

@@ -3,6 +3,7 @@
 // and the projector that writes what the model says. Admission reads only the model; the API is
 // called per review only for a namespace created a moment ago and for the managed Secret's ensure.
 
+import { hostname } from 'node:os'
 import * as k8s from '@kubernetes/client-node'
 import type { Registry } from 'prom-client'
 import type { ClusterSnapshot, ManagedSecretSpec } from '../../admission/cluster-snapshot.js'
@@ -22,6 +23,9 @@ import { registerLiveMetrics } from './live-metrics.js'
 import { DEFAULT_PROJECTOR_TUNING, Projector, type ProjectorTuning } from './projector.js'
 import { DEFAULT_PLUGIN_DIR } from './tokens/providers/provider.js'
 import { TokenMinter, type TokenMinterOptions } from './tokens/token-minter.js'
+import { registerCredentialHealthMetrics } from '../credential-metrics.js'
+import { credentialEvents } from '../credential-events.js'
+import { CredentialEventRecorder } from './credential-event-recorder.js'
 
 export interface LiveClusterViewOptions {
   kubeConfig: k8s.KubeConfig
@@ -42,6 +46,8 @@ export interface LiveClusterViewOptions {
   leaderElection?: LeaderElectionSettings
   /** the token minter's plugin directory, endpoints, timings and clocks (tests shrink or fake them) */
   tokens?: Partial<Pick<TokenMinterOptions, 'environment' | 'tuning' | 'clock' | 'epochMs' | 'random'>>
+  /** the credential Events' clocks: the resync's pace and the wall time they carry (tests fake both) */
+  credentialEvents?: { clock?: Clock, wallClock?: () => Date }
 }
 
 export interface LeaderElectionSettings extends LeaseTiming {
@@ -59,6 +65,7 @@ export class LiveClusterView implements ClusterView {
   private readonly model: ClusterModel
   private readonly informers: ReadonlyArray<Informer<k8s.KubernetesObject, k8s.KubernetesObject>>
   private readonly projector: Projector
+  private readonly credentialEvents: CredentialEventRecorder
   private readonly elector: LeaderElector | undefined
   private readonly tokens: TokenMinter
   private readonly lookups = new Map<string, Promise<void>>()
@@ -91,7 +98,10 @@ export class LiveClusterView implements ClusterView {
           model.namespaceDeleted(name)
           this.projector.forget(name)
         } else {
-          this.reconcile(model.namespaceChanged(namespace))
+          const changed = model.namespaceChanged(namespace)
+          this.reconcile(changed)
+          // a namespace joining a tenant left without credentials gets its Event
+          if (changed.length > 0 && this.synced) this.credentialEvents.healthChanged()
         }
       }
     })
@@ -155,6 +165,19 @@ export class LiveClusterView implements ClusterView {
       logger: this.log,
       registry: live.registry
     })
+    registerCredentialHealthMetrics(live.registry, () => model.credentialHealth())
+    const tuning = { ...DEFAULT_PROJECTOR_TUNING, ...live.projector }
+    this.credentialEvents = new CredentialEventRecorder({
+      events: kubeConfig.makeApiClient(k8s.EventsV1Api),
+      wanted: () => credentialEvents(model.credentialHealth(), options.credentialsNamespace),
+      inputsFresh: () => this.inputsFresh(),
+      pace: signal => this.projector.paceCall(signal),
+      instance: live.leaderElection?.identity ?? hostname(),
+      resyncSeconds: live.resyncSeconds,
+      callTimeoutMs: tuning.callTimeoutMs,
+      logger: this.log,
+      ...live.credentialEvents
+    })
     const election = live.leaderElection
     this.elector = election === undefined
       ? undefined
@@ -201,6 +224,7 @@ export class LiveClusterView implements ClusterView {
   /** stops writes first (in-flight ones finish, the Lease is released), then the informers */
   async stop (): Promise<void> {
     await this.elector?.stop()
+    await this.credentialEvents.follow()
     await this.tokens.stop()
     await this.projector.stop()
     await Promise.all(this.informers.map(informer => informer.stop()))
@@ -259,13 +283,15 @@ export class LiveClusterView implements ClusterView {
       (namespaces?.isFresh() === true || (namespace !== undefined && this.model.isLookedUp(namespace)))
   }
 
+  /** Everything only the leader does: the reconciler's queue, token minting and the credential Events. */
   private lead (): void {
     this.projector.lead()
     this.tokens.lead()
+    this.credentialEvents.lead()
   }
 
   private async follow (): Promise<void> {
-    await Promise.all([this.tokens.follow(), this.projector.follow()])
+    await Promise.all([this.tokens.follow(), this.projector.follow(), this.credentialEvents.follow()])
   }
 
   /** Before sync the first full pass covers every namespace; after it, what the model says changed. */
@@ -288,9 +314,10 @@ export class LiveClusterView implements ClusterView {
     if (commit.issues !== undefined) {
       const { conflicts, problems } = commit.issues
       if (conflicts.length === 0 && problems.length === 0) this.log.info('credential sources: no conflicts or problems left')
-      else this.log.warn({ conflicts, problems }, 'credential sources: registry key conflicts or unusable Secrets')
+      else this.log.warn({ conflicts, problems }, 'credential sources: problems or registry key conflicts (see the reasons in problems)')
     }
     if (!this.synced) return
+    this.credentialEvents.healthChanged()
     this.reconcile(commit.namespaces)
     this.log.info({ sources: commit.sources, tenantsChanged: commit.tenantsChanged, namespacesQueued: commit.namespaces.length }, 'credentials changed')
   }

@@ -131,6 +131,11 @@ export class Projector {
     return this.queue !== undefined
   }
 
+  /** waits for a slot of the queue's API call budget: the leader's other calls (credential Events) share it */
+  paceCall (signal: AbortSignal): Promise<void> {
+    return this.limiter.take(signal)
+  }
+
   /** queue a namespace for the reconciler; nothing to do on a replica that does not lead */
   enqueue (namespace: string): void {
     this.queue?.add(namespace)

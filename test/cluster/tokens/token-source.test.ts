@@ -95,7 +95,7 @@ for (const { name, secret, expected } of cases) {
 }
 
 t.test('the credential reader ignores a token source instead of calling it a bad credential', async t => {
-  t.same(readCredentialSource(source({ provider: 'ecr', region: 'eu-west-1' }) as never, OPTIONS), { kind: 'ignored' })
+  t.same(readCredentialSource(source({ provider: 'ecr', region: 'eu-west-1' }) as never, OPTIONS), { kind: 'ignored', why: 'token source' })
 })
 
 t.test('Go durations', async t => {
