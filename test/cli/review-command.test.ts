@@ -45,7 +45,8 @@ t.test('malformed input: exit 2 with a clear message', async t => {
     ['no uid', JSON.stringify({ ...podCreateReview(), request: { ...podCreateReview().request, uid: undefined } }), /request\.uid is missing/]
   ]
   for (const [name, stdin, message] of table) {
-    const run = await pullguard(['review', '--objects', objects], stdin)
+    // silent: the startup summary would come first on stderr; the message is all there is then.
+    const run = await pullguard(['review', '--objects', objects, '--log-level', 'silent'], stdin)
     t.equal(run.code, 2, name)
     t.match(run.stderr, message, name)
     t.equal(run.stdout, '', `${name}: nothing on stdout`)
