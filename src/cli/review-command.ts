@@ -1,6 +1,8 @@
-// `pullguard review --objects FILE < review.json`: the whole decision path without a server, for
-// scripts, CI checks of a policy change, and debugging a surprising admission.
+// `pullguard review --objects FILE [MANIFEST]`: the whole decision path without a server, for scripts,
+// CI checks of a manifest or a policy change, and debugging a surprising admission. The input is an
+// AdmissionReview as the API server sends it, or a Pod or workload manifest as the admin writes it.
 
+import { readFile } from 'node:fs/promises'
 import { text } from 'node:stream/consumers'
 import { pino } from 'pino'
 import { parseAdmissionReview } from '../admission/envelope.js'
@@ -8,38 +10,70 @@ import { StaticClusterView } from '../cluster/static-view.js'
 import { admissionOptionsOf, loadConfig } from '../config/config.js'
 import { createLogger } from '../logging.js'
 import { ReviewService } from '../review-service.js'
+import { EXIT } from './exit-codes.js'
+import { createReviewOf, isAdmissionReviewManifest, parseManifest, podInputOf } from './pod-input.js'
+import { REVIEW_COMMAND_LINE, type ReviewOutput } from './review-flags.js'
+import { renderReview } from './review-output.js'
 import { logStandaloneSummary } from './startup-summary.js'
 
-export class UsageError extends Error {}
-
 export async function runReview (argv: string[]): Promise<number> {
-  const { config } = loadConfig('review', argv, process.env)
-  if (config.objects.length === 0) {
-    throw new UsageError('review needs --objects FILE (the Namespaces and Secrets to decide against)')
-  }
+  const { config, flags, positionals } = loadConfig('review', argv, process.env, REVIEW_COMMAND_LINE)
+  const output = flags.output as ReviewOutput
+  const namespace = flags.namespace as string | undefined
+  const file = positionals[0] === '-' ? undefined : positionals[0]
   // stdout carries the answer, so logs go to stderr.
   const logger = createLogger({ level: config.logLevel, destination: pino.destination({ dest: 2, sync: true }) })
   const options = admissionOptionsOf(config)
   const view = await StaticClusterView.fromFiles(config.objects, options)
   logStandaloneSummary(logger, view)
 
-  let body: unknown
-  try {
-    body = JSON.parse(await text(process.stdin))
-  } catch (error) {
-    process.stderr.write(`pullguard: stdin is not valid JSON: ${(error as Error).message}\n`)
-    return 2
+  const where = file ?? 'stdin'
+  const input = await readInput(file)
+  if (!input.ok) return fail(`${where}: ${input.error}`)
+  const manifest = parseManifest(input.text)
+  if (!manifest.ok) return fail(`${where}: ${manifest.error}`)
+  let body: unknown = manifest.value
+  if (isAdmissionReviewManifest(body)) {
+    if (namespace !== undefined) return fail('--namespace: does not apply to an AdmissionReview (its request.namespace is reviewed)')
+  } else {
+    const pod = podInputOf(body, namespace)
+    if (!pod.ok) return fail(`${where}: ${pod.error}`)
+    body = createReviewOf(pod.value)
   }
   const parsed = parseAdmissionReview(body)
-  if (!parsed.ok) {
-    process.stderr.write(`pullguard: stdin is not an AdmissionReview: ${parsed.error}\n`)
-    return 2
-  }
+  if (!parsed.ok) return fail(`${where}: not an AdmissionReview: ${parsed.error}`)
+
   const outcome = await new ReviewService(view, options).review(parsed.review, logger)
   logger.info({ ...outcome.summary, uid: parsed.review.request?.uid }, 'review')
-  // No process.exit here: returning lets a large answer drain fully into a pipe.
-  await new Promise<void>((resolve, reject) => {
-    process.stdout.write(`${JSON.stringify(outcome.response)}\n`, error => error != null ? reject(error) : resolve())
-  })
-  return 0
+  const response = outcome.response.response
+  const denied = response?.allowed === false
+  if (denied) process.stderr.write(`pullguard: denied: ${(response.status?.message ?? 'no reason given').replace(/^pullguard: /, '')}\n`)
+  const rendered = renderReview(output, parsed.review, outcome.response)
+  if (rendered.note !== undefined) process.stderr.write(`pullguard: ${rendered.note}\n`)
+  if (rendered.stdout !== undefined) {
+    const stdout = rendered.stdout
+    // No process.exit here: returning lets a large answer drain fully into a pipe.
+    await new Promise<void>((resolve, reject) => {
+      process.stdout.write(stdout, error => error != null ? reject(error) : resolve())
+    })
+  }
+  return denied && flags['fail-on-deny'] === true ? EXIT.denied : EXIT.ok
+}
+
+async function readInput (file: string | undefined): Promise<{ ok: true, text: string } | { ok: false, error: string }> {
+  if (file !== undefined) {
+    try {
+      return { ok: true, text: await readFile(file, 'utf8') }
+    } catch (error) {
+      return { ok: false, error: `cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})` }
+    }
+  }
+  // A person who typed the command without a file would otherwise face a silent wait.
+  if (process.stdin.isTTY === true) process.stderr.write('pullguard: reading the manifest from stdin (end with Ctrl-D)\n')
+  return { ok: true, text: await text(process.stdin) }
+}
+
+function fail (message: string): number {
+  process.stderr.write(`pullguard: ${message}\n`)
+  return EXIT.usage
 }

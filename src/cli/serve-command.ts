@@ -10,16 +10,20 @@ import { asynchronousDestination, createLogger } from '../logging.js'
 import { ReviewService } from '../review-service.js'
 import { createMetrics } from '../server/metrics.js'
 import { startServer } from '../server/serve.js'
+import { describeStartupError, StartupError } from './startup-error.js'
 import { logStandaloneSummary } from './startup-summary.js'
+import { pullguardVersion } from './version.js'
 
 export async function runServe (argv: string[]): Promise<number> {
   const { config, origins } = loadConfig('serve', argv, process.env)
   // Asynchronous stdout: one review line per request must not cost a blocking write(2) on the event loop.
   // The server flushes it before its exit; the other ends below return, and the event loop drains it.
   const logger = createLogger({ level: config.logLevel, destination: asynchronousDestination(1) })
+  const version = pullguardVersion()
+  logger.info({ version, node: process.version }, 'pullguard starting')
   const options = admissionOptionsOf(config)
   // One registry for everything: live mode's controller metrics and the server's admission metrics.
-  const metrics = createMetrics()
+  const metrics = createMetrics({ version })
 
   let view: ClusterView & { stop?: () => Promise<void> }
   if (config.objects.length > 0) {
@@ -75,7 +79,8 @@ export async function runServe (argv: string[]): Promise<number> {
     // A port in use, an unreadable certificate: the live view's informers would go on retrying the API
     // (and logging it) for seconds after the process has failed.
     await view.stop?.()
-    throw err
+    const line = describeStartupError(err, config)
+    throw line === undefined ? err : new StartupError(line, { cause: err })
   }
   // The process now lives until SIGTERM/SIGINT; the server's shutdown sets the exit code.
   return 0

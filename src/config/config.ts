@@ -13,6 +13,7 @@ import { DEFAULT_ADMISSION_OPTIONS, type AdmissionOptions, type ForeignRegistryP
 import { DEFAULT_LEASE_TIMING, leaseTimingProblems } from '../cluster/live/lease.js'
 import { DEFAULT_REVIEW_TIMEOUTS } from '../review-service.js'
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_SHUTDOWN_DELAY_SECONDS, type ServerSettings } from '../server/limits.js'
+import { closestName } from './did-you-mean.js'
 
 export type Command = 'review' | 'serve'
 
@@ -158,17 +159,51 @@ export class ConfigError extends Error {
 export const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)}`
 export const envOf = (key: string): string => `PULLGUARD_${key.replace(/[A-Z]/g, c => `_${c}`).toUpperCase()}`
 
+/**
+ * A flag of one command only, not a setting: no environment variable and no file key, because it says
+ * what this one run does (review's --output), not how pullguard behaves.
+ */
+export interface CommandFlag {
+  /** kebab-case, without the dashes */
+  name: string
+  /** one letter, as kubectl's -o and -n */
+  short?: string
+  kind: 'string' | 'boolean'
+  help: string
+  /** the value's name in usage, e.g. NAME */
+  placeholder?: string
+  default?: string
+  choices?: readonly string[]
+}
+
+/** What a command takes besides the settings. */
+export interface CommandLine {
+  flags?: readonly CommandFlag[]
+  /** how many positional arguments it accepts; more are problems. Default 0. */
+  positionals?: number
+  /** settings the command cannot run without, each with what it is for */
+  required?: ReadonlyArray<{ key: keyof Config, why: string }>
+}
+
 export interface LoadedConfig {
   config: Config
   /** where each non-default value came from, for the start-up log */
   origins: Partial<Record<keyof Config, string>>
+  /** the command flags given (CommandLine.flags) by name, defaults filled in, choices checked */
+  flags: Record<string, string | boolean | undefined>
+  positionals: string[]
 }
 
-/** Builds the config for a command from argv (after the command word), the environment and the file. */
-export function loadConfig (command: Command, argv: readonly string[], env: NodeJS.ProcessEnv): LoadedConfig {
+/**
+ * Builds the config for a command from argv (after the command word), the environment and the file.
+ * Problems with the command line (unknown flags, with a suggestion; missing values) are reported with
+ * those of the settings, all at once.
+ */
+export function loadConfig (command: Command, argv: readonly string[], env: NodeJS.ProcessEnv, line: CommandLine = {}): LoadedConfig {
   const settings = SETTINGS.filter(s => s.commands.includes(command))
-  const { values, positionals } = parseFlags(settings, argv)
-  const problems: string[] = positionals.map(p => `unexpected argument ${JSON.stringify(p)}`)
+  const commandFlags = line.flags ?? []
+  const { values, positionals, problems } = parseCommandLine(command, settings, commandFlags, argv)
+  for (const extra of positionals.slice(line.positionals ?? 0)) problems.push(`unexpected argument ${JSON.stringify(extra)}`)
 
   type Layer = { name: (key: string) => string, values: Record<string, unknown> }
   const layers: Layer[] = []
@@ -196,7 +231,8 @@ export function loadConfig (command: Command, argv: readonly string[], env: Node
     for (const [key, raw] of Object.entries(layer.values)) {
       const setting = SETTINGS.find(s => s.key === key)
       if (setting === undefined || !setting.commands.includes(command)) {
-        problems.push(`${layer.name(key)}: unknown setting for ${command}`)
+        const meant = setting === undefined ? closestName(key, settings.map(s => s.key)) : undefined
+        problems.push(`${layer.name(key)}: unknown setting for ${command}${meant === undefined ? '' : `; did you mean ${meant}?`}`)
         continue
       }
       merged[key] = setting.kind === 'list' ? toList(raw) : raw
@@ -208,10 +244,22 @@ export function loadConfig (command: Command, argv: readonly string[], env: Node
     for (const error of validate.errors ?? []) problems.push(describeError(error, origins))
   }
   const config = merged as unknown as Config
+  for (const { key, why } of line.required ?? []) {
+    const value = config[key]
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) problems.push(`${command} needs ${flagOf(key)} (${why})`)
+  }
   problems.push(...crossChecks(config))
+  const flags: Record<string, string | boolean | undefined> = {}
+  for (const flag of commandFlags) {
+    const value = values[flag.name] ?? flag.default
+    if (flag.choices !== undefined && typeof value === 'string' && !flag.choices.includes(value)) {
+      problems.push(`--${flag.name}: must be equal to one of the allowed values (${flag.choices.join(', ')})`)
+    }
+    flags[flag.name] = value as string | boolean | undefined
+  }
   if (problems.length > 0) throw new ConfigError(problems)
   config.alwaysPullExempt = config.alwaysPullExempt.map(pattern => normaliseExemption(pattern) ?? pattern)
-  return { config, origins }
+  return { config, origins, flags, positionals: positionals.slice(0, line.positionals ?? 0) }
 }
 
 export function admissionOptionsOf (config: Config): AdmissionOptions {
@@ -226,24 +274,68 @@ export function admissionOptionsOf (config: Config): AdmissionOptions {
   }
 }
 
-function parseFlags (settings: readonly Setting[], argv: readonly string[]): { values: Record<string, unknown>, positionals: string[] } {
-  const options: Record<string, { type: 'string', multiple?: boolean }> = { config: { type: 'string' } }
+/**
+ * parseArgs in its lenient mode, then the strict checks made here, so that every problem is collected
+ * instead of the first one thrown, and an unknown flag can come with a suggestion.
+ */
+function parseCommandLine (command: Command, settings: readonly Setting[], commandFlags: readonly CommandFlag[], argv: readonly string[]):
+{ values: Record<string, unknown>, positionals: string[], problems: string[] } {
+  const options: Record<string, { type: 'string' | 'boolean', short?: string, multiple?: boolean }> = { config: { type: 'string' } }
   for (const setting of settings) {
     options[flagOf(setting.key).slice(2)] = { type: 'string', ...(setting.kind === 'list' && { multiple: true }) }
   }
-  let parsed
-  try {
-    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true })
-  } catch (error) {
-    throw new ConfigError([(error as Error).message])
+  for (const flag of commandFlags) options[flag.name] = { type: flag.kind, ...(flag.short !== undefined && { short: flag.short }) }
+  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true })
+
+  // Keyed by flag spelling, then mapped back to config keys; command flags keep their spelling.
+  const byFlag: Record<string, unknown> = {}
+  const positionals: string[] = []
+  const problems: string[] = []
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]
+    if (token === undefined || token.kind === 'option-terminator') continue
+    if (token.kind === 'positional') {
+      positionals.push(token.value)
+      continue
+    }
+    const option = options[token.name]
+    if (option === undefined) {
+      problems.push(unknownFlag(command, token.rawName, token.name, Object.keys(options)))
+      // `--objectz cluster.yaml`: the word after a misspelt flag is its value, not an argument.
+      const next = tokens[i + 1]
+      if (token.value === undefined && next?.kind === 'positional' && next.index === token.index + 1) i++
+      continue
+    }
+    if (option.type === 'boolean') {
+      if (token.inlineValue === true) problems.push(`${token.rawName}: takes no value`)
+      else byFlag[token.name] = true
+      continue
+    }
+    if (token.value === undefined) {
+      problems.push(`${token.rawName}: needs a value`)
+      continue
+    }
+    if (token.inlineValue === false && token.value.startsWith('-') && token.value !== '-') {
+      // parseArgs' strict mode refuses this too: `--objects --port 1` is a forgotten value, not a file.
+      problems.push(`${token.rawName}: needs a value, got the flag ${token.value} (write ${token.rawName}=${token.value} if that is the value)`)
+      continue
+    }
+    byFlag[token.name] = option.multiple === true ? [...(byFlag[token.name] as string[] | undefined ?? []), token.value] : token.value
   }
-  // parseArgs keys are the flag spelling; map them back to config keys.
   const values: Record<string, unknown> = {}
-  for (const [flag, value] of Object.entries(parsed.values)) {
+  for (const [flag, value] of Object.entries(byFlag)) {
     const setting = settings.find(s => flagOf(s.key) === `--${flag}`)
     values[setting?.key ?? flag] = value
   }
-  return { values, positionals: parsed.positionals }
+  return { values, positionals, problems }
+}
+
+function unknownFlag (command: Command, rawName: string, name: string, known: readonly string[]): string {
+  const elsewhere = SETTINGS.find(s => flagOf(s.key) === `--${name}`)
+  if (elsewhere !== undefined) return `${rawName}: a flag of ${elsewhere.commands.join(' and ')}, not of ${command}`
+  if (!rawName.startsWith('--')) return `${rawName}: unknown flag`
+  const meant = closestName(name, [...known, 'help'])
+  return `${rawName}: unknown flag${meant === undefined ? '' : `; did you mean --${meant}?`}`
 }
 
 function readConfigFile (file: string, problems: string[]): Record<string, unknown> {

@@ -16,17 +16,29 @@ export interface Metrics {
   readonly admissionDuration: Histogram<'operation'>
   readonly tlsReloads: Counter<'result'>
   readonly tlsCertificateExpiry: Gauge
+  readonly buildInfo: Gauge<'version' | 'node'>
 }
 
 export interface MetricsOptions {
   /** process_* and nodejs_* metrics; off in tests that create many registries */
   defaultMetrics?: boolean
+  /** pullguard's version, for pullguard_build_info */
+  version?: string
 }
 
-export function createMetrics ({ defaultMetrics = true }: MetricsOptions = {}): Metrics {
+export function createMetrics ({ defaultMetrics = true, version = 'unknown' }: MetricsOptions = {}): Metrics {
   const registry = new Registry()
   if (defaultMetrics) collectDefaultMetrics({ register: registry })
+  // The usual *_build_info: constant 1, so `count by (version)` shows a rollout's progress.
+  const buildInfo = new Gauge({
+    name: 'pullguard_build_info',
+    help: 'Always 1; the labels say which pullguard version runs on which Node.js',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry]
+  })
+  buildInfo.set({ version, node: process.version }, 1)
   return {
+    buildInfo,
     registry,
     admissionRequests: new Counter({
       name: 'pullguard_admission_requests_total',

@@ -1,5 +1,5 @@
 // The built CLI (npm test builds first) refusing a certificate file at start, as an operator sees it:
-// one line on stderr naming the file and the dates, exit 1, and no listener left behind.
+// one line on stderr naming the flag, the file and the dates, exit 1, and no listener left behind.
 
 import t from 'tap'
 import { spawn } from 'node:child_process'
@@ -31,7 +31,7 @@ t.test('serve with an expired certificate: one line on stderr, exit 1', async t 
 
   t.equal(code, 1)
   t.match(stderr, new RegExp(
-    `^pullguard: TLS certificate ${certFile} \\(key ${keyFile}\\): certificate has expired ` +
+    `^pullguard: --tls-cert ${certFile}: certificate has expired ` +
     '\\(notBefore 2020-01-01T00:00:00\\.000Z, notAfter 2020-02-01T00:00:00\\.000Z, now \\d{4}-[^)]+\\)\\n$'))
   t.equal(stderr.split('\n').length, 2, 'one line, no stack trace')
 })
