@@ -20,6 +20,8 @@ async function main (argv: string[]): Promise<number> {
     case 'review': return await runReview(rest)
     // Loaded only for serve: Fastify, prom-client and the TLS stack cost `review` a second or more.
     case 'serve': return await (await import('./serve-command.js')).runServe(rest)
+    case 'status': return await (await import('./status-command.js')).runStatus(rest)
+    case 'explain': return await (await import('./explain-command.js')).runExplain(rest)
     default:
       process.stderr.write(`pullguard: unknown command ${JSON.stringify(command)}\n\n${usage()}`)
       return 2

@@ -1,4 +1,5 @@
 import { envOf, flagOf, SETTINGS, type Command } from '../config/config.js'
+import { inspectUsage } from './inspect-usage.js'
 
 const SUMMARY: Record<Command, string> = {
   review: 'pullguard review --objects FILE [--objects FILE ...] [options] < review.json\n' +
@@ -9,6 +10,7 @@ const SUMMARY: Record<Command, string> = {
 }
 
 export function usage (command?: string): string {
+  if (command === 'status' || command === 'explain') return `Usage:\n${inspectUsage(command)}`
   const commands: Command[] = command === 'review' || command === 'serve' ? [command] : ['review', 'serve']
   const lines = ['Usage:']
   for (const name of commands) {
@@ -18,5 +20,5 @@ export function usage (command?: string): string {
     }
     lines.push(`    ${'--config FILE'.padEnd(30)} YAML file of the settings above, camelCase keys [PULLGUARD_CONFIG]`, '')
   }
-  return `${lines.join('\n')}\n`
+  return `${lines.join('\n')}\n${inspectUsage()}`
 }
