@@ -31,6 +31,8 @@ async function main (command: string | undefined, rest: string[]): Promise<numbe
     // second or more, and `serve` has no use for the review's output formats.
     case 'review': return await (await import('./review-command.js')).runReview(rest)
     case 'serve': return await (await import('./serve-command.js')).runServe(rest)
+    case 'status': return await (await import('./status-command.js')).runStatus(rest)
+    case 'explain': return await (await import('./explain-command.js')).runExplain(rest)
     default: {
       const meant = closestName(command, COMMANDS.filter(name => name !== 'help'))
       return usageError(`unknown command ${JSON.stringify(command)}${meant === undefined ? '' : `; did you mean ${meant}?`}`)

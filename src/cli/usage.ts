@@ -3,10 +3,11 @@
 
 import { DEFAULT_CONFIG, envOf, flagOf, SETTINGS, type Command, type CommandFlag, type CommandLine } from '../config/config.js'
 import { EXIT } from './exit-codes.js'
+import { inspectUsage } from './inspect-usage.js'
 import { POD_TEMPLATE_KINDS } from './pod-input.js'
 import { REVIEW_COMMAND_LINE } from './review-flags.js'
 
-export const COMMANDS = ['review', 'serve', 'version', 'help'] as const
+export const COMMANDS = ['review', 'serve', 'status', 'explain', 'version', 'help'] as const
 
 const COMMAND_LINES: Record<Command, CommandLine> = { review: REVIEW_COMMAND_LINE, serve: {} }
 
@@ -62,12 +63,15 @@ const WIDTH = 110
 
 export function usage (version: string, command?: string): string {
   if (command === 'review' || command === 'serve') return commandUsage(command)
+  if (command === 'status' || command === 'explain') return `Usage:\n${inspectUsage(command)}`
   return [
     `pullguard ${version}: per-tenant image pull credentials and imagePullPolicy Always, as a mutating webhook`,
     '',
     'Usage:',
     `  ${'pullguard review --objects FILE [MANIFEST]'.padEnd(COLUMN + 4)}answer one admission request, no server`,
     `  ${'pullguard serve [--objects FILE]'.padEnd(COLUMN + 4)}run the webhook`,
+    `  ${'pullguard status (--objects FILE | --kubeconfig FILE)'.padEnd(COLUMN + 4)}what needs attention (exit 4 if anything)`,
+    `  ${'pullguard explain --objects FILE [MANIFEST]'.padEnd(COLUMN + 4)}why a Pod gets credentials and Always, or is denied`,
     `  ${'pullguard version'.padEnd(COLUMN + 4)}print the version (also --version)`,
     '',
     'Run `pullguard COMMAND --help` for its flags, their defaults, and examples.',
