@@ -24,8 +24,9 @@ export const STATUS_EXIT = {
 } as const
 
 export const DEFAULT_CERTIFICATE_WARNING_DAYS = 14
-// the chart's Secret for release name `pullguard` (charts/pullguard: `<fullname>-tls`)
-export const DEFAULT_TLS_SECRET = 'pullguard-tls'
+// the chart's Secrets for release name `pullguard`, one per TLS mode (charts/pullguard: `<fullname>-helm-tls`,
+// `<fullname>-cert-manager-tls`): the first that exists is the one served
+export const DEFAULT_TLS_SECRET = 'pullguard-helm-tls,pullguard-cert-manager-tls'
 // serve's defaults (config.ts): the Lease's name, in the credentials namespace unless POD_NAMESPACE said otherwise
 const DEFAULT_LEASE_NAME = 'pullguard'
 // each API call; a CronJob must end even when the API server hangs
@@ -37,7 +38,7 @@ export const STATUS_FLAGS: readonly InspectFlag[] = [
   { name: 'leader-election-namespace', kind: 'string', help: 'namespace of the Lease (default: the credentials namespace)' },
   { name: 'leader-election-lease-name', kind: 'string', default: DEFAULT_LEASE_NAME, help: 'name of the Lease' },
   { name: 'tls-cert', kind: 'string', help: 'the webhook\'s PEM certificate file to check (live default: the chart\'s TLS Secret)' },
-  { name: 'tls-secret', kind: 'string', default: DEFAULT_TLS_SECRET, help: 'live: [NAMESPACE/]NAME of the kubernetes.io/tls Secret the webhook serves (namespace: the Lease\'s)' },
+  { name: 'tls-secret', kind: 'string', default: DEFAULT_TLS_SECRET, help: 'live: [NAMESPACE/]NAME[,NAME...] of the kubernetes.io/tls Secret the webhook serves, the first that exists (namespace: the Lease\'s)' },
   { name: 'certificate-warning-days', kind: 'string', default: String(DEFAULT_CERTIFICATE_WARNING_DAYS), help: 'a certificate expiring within this many days needs attention' }
 ]
 
@@ -113,20 +114,20 @@ async function readLive (kubeconfig: string, options: { credentialsNamespace: st
   // client-node (~75 MB) only for live mode
   const { loadKubeConfig } = await import('../cluster/live/kube-client.js')
   const { readLiveStatus } = await import('../cluster/live/status-reading.js')
-  const [secretNamespace, secretName] = tlsSecret.includes('/') ? tlsSecret.split('/', 2) as [string, string] : [lease.namespace, tlsSecret]
+  const [secretNamespace, secretNames] = tlsSecret.includes('/') ? tlsSecret.split('/', 2) as [string, string] : [lease.namespace, tlsSecret]
   const reading = await readLiveStatus({
     kubeConfig: loadKubeConfig({ file: kubeconfig }).kubeConfig,
     credentialsNamespace: options.credentialsNamespace,
     managedSecretName: options.managedSecretName,
     lease,
-    ...(tlsCert === undefined && { tlsSecret: { namespace: secretNamespace, name: secretName } }),
+    ...(tlsCert === undefined && { tlsSecret: { namespace: secretNamespace, names: secretNames.split(',').filter(name => name !== '') } }),
     timeoutMs: CALL_TIMEOUT_MS,
     now
   })
   const tls = reading.tlsCertificate
   const certificate: CertificateReading = tls === undefined
     ? { kind: 'not-checked', reason: 'read from --tls-cert' }
-    : 'pem' in tls ? certificateOf(tls.pem, `Secret ${secretNamespace}/${secretName}`) : { kind: 'unreadable', source: `Secret ${secretNamespace}/${secretName}`, reason: tls.reason }
+    : 'pem' in tls ? certificateOf(tls.pem, `Secret ${secretNamespace}/${tls.secret}`) : { kind: 'unreadable', source: `Secret ${secretNamespace}/${secretNames}`, reason: tls.reason }
   return {
     ...reading,
     notes: ['live: listed from the API server just now; each replica\'s own cache age is pullguard_cache_age_seconds on its /metrics'],

@@ -31,7 +31,7 @@ t.test('status --kubeconfig lists once, writes nothing, and reports what a live 
   api.create({
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: 'pullguard-tls', namespace: OPTIONS.credentialsNamespace },
+    metadata: { name: 'pullguard-cert-manager-tls', namespace: OPTIONS.credentialsNamespace },
     type: 'kubernetes.io/tls',
     data: { 'tls.crt': Buffer.from(certificate.cert).toString('base64'), 'tls.key': Buffer.from(certificate.key).toString('base64') }
   } as unknown as KubeObject)
@@ -55,7 +55,7 @@ t.test('status --kubeconfig lists once, writes nothing, and reports what a live 
     ['initech', ['sandbox'], ['platform-mirror']]
   ])
   t.match(report.leader, { state: 'held', holder: 'pullguard-5c8d7b9f4-x2k7q', expired: false })
-  t.match(report.certificate, { state: 'valid', source: 'Secret pullguard-system/pullguard-tls' })
+  t.match(report.certificate, { state: 'valid', source: 'Secret pullguard-system/pullguard-cert-manager-tls' })
   t.same(report.inputs.map(i => i.name), ['namespaces', 'credential sources', 'managed secrets'])
   t.ok(report.inputs.every(i => typeof i.resourceVersion === 'string'), 'each list names its resourceVersion')
   const verbs = new Set(api.requests.map(r => r.verb))

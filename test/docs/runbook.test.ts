@@ -43,8 +43,8 @@ interface Expectation { stream: 'stdout' | 'stderr', text: string }
 interface RunbookCommand {
   exitCode: number
   shows: Expectation[]
-  /** why it does not run here; the lead removes the `lands with` ones once that branch is merged */
-  skip?: `needs a cluster${string}` | `lands with branch ${string}`
+  /** why it does not run here */
+  skip?: `needs a cluster${string}`
 }
 
 const NEEDS_A_CLUSTER = 'needs a cluster (--kubeconfig)'
@@ -65,38 +65,30 @@ const COMMANDS: Record<string, RunbookCommand> = {
   },
   [`pullguard review --objects ${CLUSTER} -o patch examples/runbook/pod-team-c.yaml`]: {
     exitCode: 0,
-    shows: [{ stream: 'stdout', text: '"path": "/spec/containers/0/imagePullPolicy"' }],
-    skip: 'lands with branch cli'
+    shows: [{ stream: 'stdout', text: '"path": "/spec/containers/0/imagePullPolicy"' }]
   },
   [`pullguard review --objects ${CLUSTER} -o patched examples/runbook/pod.yaml`]: {
     exitCode: 0,
     shows: [
       { stream: 'stdout', text: `"name": "${DEFAULT_ADMISSION_OPTIONS.managedSecretName}"` },
       { stream: 'stdout', text: '"imagePullPolicy": "Always"' }
-    ],
-    skip: 'lands with branch cli'
+    ]
   },
   [`pullguard review --objects ${CLUSTER} --fail-on-deny < examples/runbook/image-update-review.json`]: {
     exitCode: 3,
-    shows: [{ stream: 'stderr', text: 'pullguard: denied: this update changes the image of container "app" (imagePullPolicy IfNotPresent)' }],
-    skip: 'lands with branch cli'
+    shows: [{ stream: 'stderr', text: 'pullguard: denied: this update changes the image of container "app" (imagePullPolicy IfNotPresent)' }]
   },
   [`pullguard explain --objects ${CLUSTER} examples/runbook/pod-team-c.yaml`]: {
     exitCode: 0,
-    shows: [{ stream: 'stdout', text: 'namespace team-c, tenant hooli, credentials: none' }],
-    skip: 'lands with branch explain'
+    shows: [{ stream: 'stdout', text: 'namespace team-c, tenant hooli, credentials: none' }]
   },
   [`pullguard status --objects ${CLUSTER}`]: {
     exitCode: 4,
-    shows: [{ stream: 'stdout', text: 'tenant hooli: TenantWithoutCredentials' }],
-    skip: 'lands with branch explain'
+    shows: [{ stream: 'stdout', text: 'tenant hooli: TenantWithoutCredentials' }]
   },
   'pullguard explain --kubeconfig ~/.kube/config pod.yaml': { exitCode: 0, shows: [], skip: NEEDS_A_CLUSTER },
   'pullguard status --kubeconfig ~/.kube/config': { exitCode: 0, shows: [], skip: NEEDS_A_CLUSTER }
 }
-
-// RUNBOOK_PENDING=1 also runs the `lands with` lines: to check them on a merge before removing the entry.
-const RUN_PENDING = process.env.RUNBOOK_PENDING === '1'
 
 t.test('every pullguard line of the runbook is in the table, and every entry is in the runbook', async t => {
   t.ok(PULLGUARD_LINES.length >= 5, 'the runbook has pullguard commands')
@@ -123,7 +115,7 @@ const contains = (output: string, text: string): boolean => output.includes(text
 
 t.test('the pullguard commands, run as written', async t => {
   for (const [command, expected] of Object.entries(COMMANDS)) {
-    if (expected.skip !== undefined && !(RUN_PENDING && expected.skip.startsWith('lands with'))) {
+    if (expected.skip !== undefined) {
       t.test(command, { skip: expected.skip }, async () => {})
       continue
     }

@@ -14,8 +14,8 @@ export interface LiveStatusRequest {
   managedSecretName: string
   /** the leader election Lease; undefined: not read */
   lease?: { namespace: string, name: string }
-  /** the Secret (kubernetes.io/tls) the webhook serves from; undefined: not read */
-  tlsSecret?: { namespace: string, name: string }
+  /** the Secret (kubernetes.io/tls) the webhook serves from, the first of `names` that exists; undefined: not read */
+  tlsSecret?: { namespace: string, names: readonly string[] }
   /** per call; a hung API server must not hang a CronJob */
   timeoutMs: number
   now: () => Date
@@ -26,7 +26,7 @@ export interface LiveStatusReading {
   secrets: SecretObject[]
   lease: LeaseObject | undefined
   /** the TLS Secret's tls.crt, or why it could not be had */
-  tlsCertificate?: { pem: string } | { reason: string }
+  tlsCertificate?: { pem: string, secret: string } | { reason: string }
   inputs: InputReading[]
 }
 
@@ -73,14 +73,25 @@ export async function readLiveStatus (request: LiveStatusRequest): Promise<LiveS
     inputs
   }
   if (request.tlsSecret !== undefined) {
-    const { namespace, name } = request.tlsSecret
-    try {
-      const secret = await core.readNamespacedSecret({ name, namespace }, options())
-      const pem = secret.data?.['tls.crt']
-      reading.tlsCertificate = pem === undefined ? { reason: `Secret ${namespace}/${name} has no tls.crt` } : { pem: Buffer.from(pem, 'base64').toString('utf8') }
-    } catch (error) {
-      reading.tlsCertificate = { reason: `Secret ${namespace}/${name}: ${apiFailure(error).message}` }
+    const { namespace, names } = request.tlsSecret
+    const missing: string[] = []
+    for (const name of names) {
+      try {
+        const secret = await core.readNamespacedSecret({ name, namespace }, options())
+        const pem = secret.data?.['tls.crt']
+        reading.tlsCertificate = pem === undefined ? { reason: `Secret ${namespace}/${name} has no tls.crt` } : { pem: Buffer.from(pem, 'base64').toString('utf8'), secret: name }
+        break
+      } catch (error) {
+        // the chart's Secret name depends on its TLS mode: try the next one
+        if (isStatus(error, 404)) {
+          missing.push(name)
+          continue
+        }
+        reading.tlsCertificate = { reason: `Secret ${namespace}/${name}: ${apiFailure(error).message}` }
+        break
+      }
     }
+    if (reading.tlsCertificate === undefined) reading.tlsCertificate = { reason: `no Secret ${missing.join(' or ')} in ${namespace}` }
   }
   return reading
 }
