@@ -128,14 +128,19 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
   logger.info({ url, metricsUrl, serialNumber: initial.info.serialNumber }, 'pullguard serving')
 
   let closing: Promise<void> | undefined
+  /** when a stop was first asked for (a signal, an error, or the first SIGINT) */
+  let stopAskedAt: number | undefined
   const grace = options.handleSignals === false
     ? undefined
     : closeWithGrace({
       delay: settings.shutdownDelaySeconds * 1000 + DRAIN_TIMEOUT_MS,
+      // SIGINT is counted below, not by close-with-grace (which exits at any second signal)
+      skip: ['SIGINT'],
       logger: { error: (message: unknown) => { logger.error({ detail: String(message) }, 'shutdown') } }
-    }, async ({ signal, err }) => {
+    }, async ({ signal, err, manual }) => {
+      stopAskedAt ??= performance.now()
       if (err !== undefined) logger.fatal({ err }, 'uncaught error, shutting down')
-      else logger.info({ signal }, 'signal received, shutting down')
+      else logger.info({ signal: signal ?? (manual === true ? 'SIGINT' : undefined) }, 'signal received, shutting down')
       try {
         await shutdown()
       } finally {
@@ -143,6 +148,19 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
         await flushLogs(logger)
       }
     })
+  // Ctrl-C under `npm start` arrives twice at once: the terminal's SIGINT and npm's forwarded copy.
+  // Interrupts within INTERRUPT_REPEAT_MS of the first stop request are that one request; a later one
+  // is the impatient second Ctrl-C, which exits at once (as close-with-grace does for other signals).
+  const onInterrupt = (): void => {
+    if (stopAskedAt === undefined) {
+      stopAskedAt = performance.now()
+      void grace?.close()
+    } else if (performance.now() - stopAskedAt >= INTERRUPT_REPEAT_MS) {
+      logger.error({ detail: 'second SIGINT, exiting' }, 'shutdown')
+      process.exit(1)
+    }
+  }
+  if (grace !== undefined) process.on('SIGINT', onInterrupt)
 
   async function shutdown (): Promise<void> {
     closing ??= (async () => {
@@ -172,10 +190,14 @@ export async function startServer (options: StartServerOptions): Promise<ServerH
     close: () => {
       // Called by the embedder: the process stays up, so signals go back to their defaults.
       grace?.uninstall()
+      process.removeListener('SIGINT', onInterrupt)
       return shutdown()
     }
   }
 }
+
+/** SIGINTs this close together are one Ctrl-C (see onInterrupt) */
+const INTERRUPT_REPEAT_MS = 1000
 
 async function initialKeyPair (settings: ServerSettings, logger: Logger, now: () => Date): Promise<{ pair: KeyPair, info: CertificateInfo }> {
   const { tlsCert, tlsKey } = settings

@@ -30,6 +30,34 @@ t.test('an uncaught error: the fatal line and the shutdown arrive, in order, and
   t.match(lines.at(-4), { level: 'fatal', err: { message: 'injected fault' } })
 })
 
+// Ctrl-C under `npm start` delivers SIGINT twice at once (the terminal's and npm's copy): one request
+// to stop. A SIGINT later than that, while the drain still runs, is an impatient Ctrl-C: exit now.
+t.test('SIGINT twice at once: one graceful shutdown; once more a while later: exit 1 at once', async t => {
+  const once = run(t, [...STANDALONE, ...NO_DRAIN_DELAY, '--port', '0'])
+  await serving(once)
+  once.child.kill('SIGINT')
+  once.child.kill('SIGINT')
+  t.equal(await once.closed, 0, 'graceful')
+  t.same(logLines(once.output()).map(line => line.msg).slice(-4), ['signal received, shutting down', ...SHUTDOWN])
+  t.match(logLines(once.output()).at(-4), { signal: 'SIGINT' })
+
+  // a 30 s drain delay: only the second interrupt can end this run soon
+  const impatient = run(t, [...STANDALONE, '--shutdown-delay-seconds', '30', '--port', '0'])
+  await serving(impatient)
+  impatient.child.kill('SIGINT')
+  await new Promise<void>(resolve => {
+    const check = setInterval(() => {
+      if (!logLines(impatient.output()).some(line => line.msg === 'draining: readiness failing, still answering reviews')) return
+      clearInterval(check)
+      resolve()
+    }, 20)
+  })
+  await new Promise(resolve => setTimeout(resolve, 1200))
+  impatient.child.kill('SIGINT')
+  t.equal(await impatient.closed, 1, 'exits at once, not after the 30 s drain')
+  t.match(logLines(impatient.output()).at(-1), { msg: 'shutdown', detail: 'second SIGINT, exiting' })
+})
+
 // A failed start ends with runServe throwing and no process.exit: the event loop writes out the log
 // first. (Live mode's "no usable cluster configuration" end is tested in test/cluster/serve-live.)
 t.test('port in use: exit 1, the error on stderr, and every line logged until then on stdout', async t => {
