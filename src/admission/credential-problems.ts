@@ -14,6 +14,8 @@ export const CREDENTIAL_PROBLEM_REASONS = [
   'InvalidAuthBase64',
   'MalformedAuth',
   'NoUsableCredential',
+  // A token source (pullguard.dev/token-source) whose settings cannot be used: no token is minted.
+  'InvalidTokenSource',
   // One entry gives a node nothing: it is left out of the merged Secret, the rest is used.
   'EntryWithoutCredential',
   'IdentityTokenOnly',
@@ -31,7 +33,7 @@ export type CredentialProblemReason = typeof CREDENTIAL_PROBLEM_REASONS[number]
 /** Reasons that make a source Secret unusable as a whole (its last good version is served instead). */
 export const UNUSABLE_SOURCE_REASONS: ReadonlySet<CredentialProblemReason> = new Set([
   'WrongSecretType', 'MissingDockerConfig', 'InvalidBase64', 'InvalidJSON', 'MalformedDockerConfig',
-  'MalformedEntry', 'InvalidAuthBase64', 'MalformedAuth', 'NoUsableCredential'
+  'MalformedEntry', 'InvalidAuthBase64', 'MalformedAuth', 'NoUsableCredential', 'InvalidTokenSource'
 ])
 
 /** One problem in one source Secret's config, as read. */

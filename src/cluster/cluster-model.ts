@@ -7,7 +7,6 @@
 import { tenantFromLabels, type ClusterSnapshot, type ManagedSecretSpec } from '../admission/cluster-snapshot.js'
 import { BoundedMap } from '../admission/bounded-map.js'
 import {
-  readCredentialSource,
   type CredentialSource,
   type KeyConflict,
   type MergedCredentials,
@@ -21,6 +20,7 @@ import type { CredentialHealth, TenantWithoutCredentials } from './credential-he
 import { CredentialState, type CredentialProblem, type ServedReading } from './credential-state.js'
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../admission/options.js'
 import type { StoredSecret } from './managed-secret.js'
+import { readSource } from './tokens/source-reading.js'
 
 export type ClusterModelOptions = Pick<AdmissionOptions,
   'tenantLabel' | 'sharedLabel' | 'credentialsNamespace' | 'managedSecretName' | 'publicRegistries'>
@@ -183,7 +183,7 @@ export class ClusterModel implements ClusterSnapshot {
   /** each source's reading; an unusable one replaced by its last good reading for the same owner */
   private * readSources (): Iterable<SourceReading | ServedReading> {
     for (const [name, secret] of this.sources) {
-      const reading = readCredentialSource(secret, this.options)
+      const reading = readSource(secret, this.options)
       if (reading.kind === 'source') {
         this.lastGood.set(name, reading.source)
         yield reading

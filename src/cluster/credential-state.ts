@@ -3,7 +3,6 @@
 
 import {
   mergeTenantCredentials,
-  readCredentialSource,
   type CredentialSource,
   type CredentialSourceOptions,
   type KeyConflict,
@@ -14,6 +13,7 @@ import {
 import { UNUSABLE_SOURCE_REASONS, type ConfigProblem, type CredentialProblemReason } from '../admission/credential-problems.js'
 import type { AdmissionOptions } from '../admission/options.js'
 import { RegistryIndex } from '../admission/registry-index.js'
+import { readSource } from './tokens/source-reading.js'
 
 export type CredentialStateOptions = CredentialSourceOptions & Pick<AdmissionOptions, 'publicRegistries'>
 
@@ -51,7 +51,7 @@ export class CredentialState {
 
   static build (secrets: Iterable<SecretObject>, options: CredentialStateOptions): CredentialState {
     const readings: SourceReading[] = []
-    for (const secret of secrets) readings.push(readCredentialSource(secret, options))
+    for (const secret of secrets) readings.push(readSource(secret, options))
     return CredentialState.fromReadings(readings, options)
   }
 

@@ -6,7 +6,7 @@
 
 import { isAlwaysPullExempt } from '../admission/always-pull-exempt.js'
 import { credentialKeyMatches, parseCredentialKey, safeKeyScope } from '../admission/credential-key.js'
-import { readCredentialSource, type CredentialSource } from '../admission/credentials.js'
+import type { CredentialSource } from '../admission/credentials.js'
 import { decide } from '../admission/decide.js'
 import { isObject } from '../admission/envelope.js'
 import { parseImageName } from '../admission/image-reference.js'
@@ -16,6 +16,7 @@ import type { AdmissionRequest, Container, PatchOperation, Pod, Volume } from '.
 import type { ClusterModel } from './cluster-model.js'
 import { managedSecretStatus, type ManagedSecretStatus } from './status-report.js'
 import type { SecretObject } from '../admission/credentials.js'
+import { readSource } from './tokens/source-reading.js'
 
 /** A key of the tenant's merged Secret that gives this image credentials. */
 export interface CoveringKey {
@@ -139,7 +140,7 @@ export function explain ({ request, model, secrets, options }: ExplainInput): Ex
 function sourcesInOrder (names: readonly string[], secrets: readonly SecretObject[], options: AdmissionOptions): CredentialSource[] {
   const byName = new Map<string, CredentialSource>()
   for (const secret of secrets) {
-    const reading = readCredentialSource(secret, options)
+    const reading = readSource(secret, options)
     if (reading.kind === 'source') byName.set(reading.source.name, reading.source)
   }
   return names.flatMap(name => byName.get(name) ?? [])

@@ -6,10 +6,11 @@
 
 import { safeKeyScope } from '../admission/credential-key.js'
 import { UNUSABLE_SOURCE_REASONS } from '../admission/credential-problems.js'
-import { readCredentialSource, type SecretObject } from '../admission/credentials.js'
+import type { SecretObject } from '../admission/credentials.js'
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type AdmissionOptions } from '../admission/options.js'
 import { ClusterModel, type NamespaceObject } from './cluster-model.js'
 import { planManagedSecret, storedSecret } from './managed-secret.js'
+import { readSource } from './tokens/source-reading.js'
 
 export type StatusOptions = Pick<AdmissionOptions,
   'tenantLabel' | 'sharedLabel' | 'credentialsNamespace' | 'managedSecretName' | 'publicRegistries'>
@@ -205,7 +206,7 @@ export function statusReport (input: StatusInput): StatusReport {
 function sourceStatuses (secrets: readonly SecretObject[], options: StatusOptions, problems: ReturnType<ClusterModel['credentialHealth']>['problems']): SourceStatus[] {
   const statuses: SourceStatus[] = []
   for (const secret of secrets) {
-    const reading = readCredentialSource(secret, options)
+    const reading = readSource(secret, options)
     if (reading.kind === 'ignored') continue
     const name = reading.kind === 'source' ? reading.source.name : reading.name
     const tenant = reading.kind === 'source' ? reading.source.tenant : reading.tenant

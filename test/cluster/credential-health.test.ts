@@ -17,6 +17,14 @@ const desktop = (name: string, tenant: string | null): object => ({
   ...credentialSecret({ name, tenant, auths: {} }),
   data: { '.dockerconfigjson': Buffer.from(JSON.stringify({ auths: { 'registry.acme.example': {} }, credsStore: 'desktop' })).toString('base64') }
 })
+/** a pullguard.dev/token-source Secret with these string settings */
+const tokenSource = (name: string, tenant: string, settings: Record<string, string>): object => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace: NS, labels: { [options.tenantLabel]: tenant } },
+  type: 'pullguard.dev/token-source',
+  stringData: settings
+})
 const withUid = (secret: object, uid: string): object => {
   const copy = structuredClone(secret) as SecretObject
   copy.metadata = { ...copy.metadata, uid }
@@ -87,6 +95,24 @@ t.test('which tenants end up without credentials, and why', async t => {
       secrets: [[good('acme-registry', 'acme', 'mirror.example'), good('platform-mirror', null, 'mirror.example')]],
       problems: [],
       without: []
+    },
+    {
+      name: 'a token source with usable settings is no problem (its tokens are minted in live mode)',
+      secrets: [[good('acme-registry', 'acme'), tokenSource('acme-ecr', 'acme', { provider: 'ecr', region: 'eu-west-1' })]],
+      problems: [],
+      without: []
+    },
+    {
+      name: 'a token source whose settings cannot be used: InvalidTokenSource, like any unusable source',
+      secrets: [[good('acme-registry', 'acme'), tokenSource('acme-ecr', 'acme', { provider: 'ecr', region: 'moon-1', roleArn: 'not-an-arn' })]],
+      problems: ['acme-ecr acme InvalidTokenSource'],
+      without: []
+    },
+    {
+      name: 'a tenant whose only source is a broken token source is without credentials',
+      secrets: [[good('acme-registry', 'acme'), tokenSource('initech-gar', 'initech', { provider: 'gcr' })]],
+      problems: ['initech-gar initech InvalidTokenSource'],
+      without: [['initech', ['sandbox'], ['initech-gar']]]
     },
     {
       name: 'acme\'s own broken and a broken shared: both named',

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { refreshAtMs, type DerivedToken } from '../../../src/cluster/live/tokens/derived-token.js'
 import { planRefresh, type MintAttempts, type RefreshPlanInput } from '../../../src/cluster/live/tokens/refresh-plan.js'
-import type { TokenSource } from '../../../src/cluster/live/tokens/token-source.js'
+import type { TokenSource } from '../../../src/cluster/tokens/token-source.js'
 
 const H = 3_600_000
 const NOW = 100 * H

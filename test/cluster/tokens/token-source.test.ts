@@ -3,8 +3,8 @@
 import t from 'tap'
 import { TOKEN_SOURCE_TYPE, readCredentialSource } from '../../../src/admission/credentials.js'
 import { DEFAULT_ADMISSION_OPTIONS as OPTIONS } from '../../../src/admission/options.js'
-import { parseGoDuration } from '../../../src/cluster/live/tokens/go-duration.js'
-import { readTokenSource } from '../../../src/cluster/live/tokens/token-source.js'
+import { parseGoDuration } from '../../../src/cluster/tokens/go-duration.js'
+import { readTokenSource } from '../../../src/cluster/tokens/token-source.js'
 
 function source (stringData: Record<string, string>, labels: Record<string, string> = { [OPTIONS.tenantLabel]: 'acme' }, name = 'acme-ecr'): object {
   return { metadata: { name, namespace: OPTIONS.credentialsNamespace, uid: 'u-1', resourceVersion: '7', labels }, type: TOKEN_SOURCE_TYPE, stringData }

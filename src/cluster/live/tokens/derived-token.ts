@@ -5,7 +5,7 @@
 // ownerReference to the source lets the garbage collector remove it with the source. Pure.
 
 import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE, type CredentialSourceOptions, type SecretObject } from '../../../admission/credentials.js'
-import { DERIVED_SUFFIX, type TokenSource } from './token-source.js'
+import { DERIVED_SUFFIX, type TokenSource } from '../../tokens/token-source.js'
 
 /** on every derived Secret: the minter lists and deletes only Secrets that carry it */
 export const DERIVED_LABEL = 'pullguard.dev/derived-from-token-source'

@@ -4,7 +4,7 @@
 
 import type { DerivedToken } from './derived-token.js'
 import { derivedSecretName } from './derived-token.js'
-import type { TokenSource, TokenSourceReading } from './token-source.js'
+import type { TokenSource, TokenSourceReading } from '../../tokens/token-source.js'
 
 /** consecutive failed mints of one version of a source, and when the next try is due */
 export interface MintAttempts {

@@ -14,7 +14,7 @@ import { derivedSecretBody, derivedSecretName, readDerivedToken, refreshAtMs, ty
 import { loadProvider } from './providers/load-provider.js'
 import { MintError, type Mint, type ProviderEnvironment } from './providers/provider.js'
 import { planRefresh, type MintAttempts } from './refresh-plan.js'
-import { readTokenSource, type ExecSettings, type ProviderName, type TokenSource, type TokenSourceReading } from './token-source.js'
+import { readTokenSource, type ExecSettings, type ProviderName, type TokenSource, type TokenSourceReading } from '../../tokens/token-source.js'
 
 export interface TokenMinterTuning {
   /** a failed mint is retried after this, doubling per consecutive failure, capped */

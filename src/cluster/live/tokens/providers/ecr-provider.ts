@@ -6,7 +6,7 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
 import type { RegistryLogin } from '../derived-token.js'
-import type { EcrSettings } from '../token-source.js'
+import type { EcrSettings } from '../../../tokens/token-source.js'
 import { MintError, type Mint, type ProviderEnvironment } from './provider.js'
 
 // 15 minutes, STS's minimum: the role's session only has to last for the GetAuthorizationToken call

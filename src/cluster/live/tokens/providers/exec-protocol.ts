@@ -4,7 +4,7 @@
 // quotes the response, which holds passwords).
 
 import type { RegistryLogin } from '../derived-token.js'
-import { parseGoDuration } from '../go-duration.js'
+import { parseGoDuration } from '../../../tokens/go-duration.js'
 
 export const CREDENTIAL_PROVIDER_API_VERSION = 'credentialprovider.kubelet.k8s.io/v1'
 

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import type { RegistryLogin } from '../derived-token.js'
-import type { ExecSettings } from '../token-source.js'
+import type { ExecSettings } from '../../../tokens/token-source.js'
 import { credentialProviderRequest, readCredentialProviderResponse } from './exec-protocol.js'
 import { MintError, type Mint, type ProviderEnvironment } from './provider.js'
 

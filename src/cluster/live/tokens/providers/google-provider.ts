@@ -4,7 +4,7 @@
 
 import { GoogleAuth, Impersonated, type AuthClient } from 'google-auth-library'
 import type { RegistryLogin } from '../derived-token.js'
-import type { GoogleSettings } from '../token-source.js'
+import type { GoogleSettings } from '../../../tokens/token-source.js'
 import { MintError, type Mint, type ProviderEnvironment } from './provider.js'
 
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform'

@@ -1,6 +1,6 @@
 // Each provider module is imported the first time a source of its kind is minted, never before.
 
-import type { ProviderName } from '../token-source.js'
+import type { ProviderName } from '../../../tokens/token-source.js'
 import type { Mint, ProviderEnvironment } from './provider.js'
 
 export async function loadProvider (name: ProviderName, environment: ProviderEnvironment): Promise<Mint> {

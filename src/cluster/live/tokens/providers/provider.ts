@@ -3,7 +3,7 @@
 // sources (and standalone mode, always) should not pay.
 
 import type { MintedToken } from '../derived-token.js'
-import type { ExecSettings, TokenSettings, TokenSource } from '../token-source.js'
+import type { ExecSettings, TokenSettings, TokenSource } from '../../../tokens/token-source.js'
 
 export interface MintContext {
   source: TokenSource

@@ -4,9 +4,9 @@
 // RBAC, the label rules and the relabel guard, needs no CRD installed, and its data is as private as
 // the static credentials beside it. Pure: reading one never throws and never quotes a value.
 
-import { TOKEN_SOURCE_TYPE, type CredentialSourceOptions, type SecretObject } from '../../../admission/credentials.js'
-import { parseImageName } from '../../../admission/image-reference.js'
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../../admission/options.js'
+import { TOKEN_SOURCE_TYPE, type CredentialSourceOptions, type SecretObject } from '../../admission/credentials.js'
+import { parseImageName } from '../../admission/image-reference.js'
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../admission/options.js'
 import { parseGoDuration } from './go-duration.js'
 
 export type ProviderName = 'ecr' | 'google' | 'exec'
