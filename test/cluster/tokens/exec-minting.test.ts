@@ -8,7 +8,7 @@ import { TOKEN_SOURCE_TYPE } from '../../../src/admission/credentials.js'
 import { FakeClock } from '../../support/fake-clock.js'
 import { credentialPlugin, providerResponse } from '../../support/credential-plugin.js'
 import type { KubeObject } from '../../support/api-double.js'
-import { OPTIONS, dockerConfigOf, managedSecret, metricValue, seed, startApi, startSyncedView, waitFor } from '../helper.js'
+import { OPTIONS, dockerConfigOf, managedSecret, metricValue, seed, startApi, startSyncedView, waitFor, waitForMetric } from '../helper.js'
 
 const MIN = 60_000
 const START = Date.parse('2027-03-01T08:00:00Z')
@@ -141,6 +141,10 @@ t.test('exec: mint, refresh, failure, expiry, relabel, delete', async t => {
     await waitFor(() => log.records('token source unusable: its current token (if any) is kept until it expires').length === 1, 'the report', WAIT_MS)
     t.match(log.records('token source unusable: its current token (if any) is kept until it expires')[0], { secret: 'broken', reason: 'command must be a plain file name in the plugin directory, without a path' })
     t.notOk(log.lines.some(line => line.includes('unusable Secrets') && line.includes('broken')), 'not a bad credential Secret')
+    // reported as credential health reports any unusable source: the gauge (and the leader's Events)
+    await waitForMetric(metrics, 'pullguard_credential_source_problems', { tenant: 'acme', reason: 'InvalidTokenSource' }, value => value === 1, WAIT_MS)
+    t.pass('pullguard_credential_source_problems{tenant="acme",reason="InvalidTokenSource"} 1')
+    t.ok(managedSecret(api, 'team-a'), 'team-a keeps its managed Secret')
   })
 
   t.test('no token bytes in any log line', async t => {
