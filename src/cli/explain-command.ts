@@ -12,6 +12,7 @@ import { explain, type Explanation } from '../cluster/explain-report.js'
 import { ManifestError, StaticClusterView } from '../cluster/static-view.js'
 import { modelOf } from '../cluster/status-report.js'
 import { admissionOptionsOf, ConfigError } from '../config/config.js'
+import { writeAll, type CliIo } from './cli-io.js'
 import { KUBECONFIG_FLAG, OUTPUT_FLAG, parseInspectCommandLine, type InspectFlag } from './inspect-flags.js'
 import { createReviewOf, parseManifest, podInputOf } from './pod-input.js'
 import { table } from './table.js'
@@ -27,8 +28,8 @@ export const EXPLAIN_FLAGS: readonly InspectFlag[] = [
   { name: 'namespace', short: 'n', kind: 'string', help: 'namespace of a manifest without metadata.namespace' }
 ]
 
-export async function runExplain (argv: string[]): Promise<number> {
-  const { config, flags, positionals } = parseInspectCommandLine('explain', EXPLAIN_FLAGS, 1, argv, process.env)
+export async function runExplain (argv: string[], io: CliIo): Promise<number> {
+  const { config, flags, positionals } = parseInspectCommandLine('explain', EXPLAIN_FLAGS, 1, argv, io.env)
   const kubeconfig = flags.kubeconfig as string | undefined
   if ((kubeconfig === undefined) === (config.objects.length === 0)) {
     throw new ConfigError(['explain needs either --objects FILE (offline) or --kubeconfig FILE (live)'])
@@ -39,26 +40,26 @@ export async function runExplain (argv: string[]): Promise<number> {
 
   let input: string
   try {
-    input = file === undefined ? await text(process.stdin) : await readFile(file, 'utf8')
+    input = file === undefined ? await text(io.stdin) : await readFile(file, 'utf8')
   } catch (error) {
-    return fail(`${where}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, EXPLAIN_EXIT.failure)
+    return fail(io, `${where}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, EXPLAIN_EXIT.failure)
   }
   const manifest = parseManifest(input)
-  if (!manifest.ok) return fail(`${where}: ${manifest.error}`, EXPLAIN_EXIT.usage)
+  if (!manifest.ok) return fail(io, `${where}: ${manifest.error}`, EXPLAIN_EXIT.usage)
   const pod = podInputOf(manifest.value, flags.namespace as string | undefined)
-  if (!pod.ok) return fail(`${where}: ${pod.error}`, EXPLAIN_EXIT.usage)
+  if (!pod.ok) return fail(io, `${where}: ${pod.error}`, EXPLAIN_EXIT.usage)
   const review = parseAdmissionReview(createReviewOf(pod.value))
-  if (!review.ok || review.review.request === undefined) return fail(`${where}: ${review.ok ? 'no request' : review.error}`, EXPLAIN_EXIT.usage)
+  if (!review.ok || review.review.request === undefined) return fail(io, `${where}: ${review.ok ? 'no request' : review.error}`, EXPLAIN_EXIT.usage)
 
   let cluster: { model: ClusterModel, secrets: SecretObject[] }
   try {
     cluster = kubeconfig === undefined ? await offline(config.objects, options) : await live(kubeconfig, options)
   } catch (error) {
-    return fail(error instanceof ManifestError ? `objects file ${error.message}` : (error as Error).message, EXPLAIN_EXIT.failure)
+    return fail(io, error instanceof ManifestError ? `objects file ${error.message}` : (error as Error).message, EXPLAIN_EXIT.failure)
   }
   const explanation = explain({ request: review.review.request, ...cluster, options })
   const out = flags.output === 'json' ? `${JSON.stringify(explanation, null, 2)}\n` : renderExplanation(explanation, pod.value.origin, options)
-  await new Promise<void>((resolve, reject) => process.stdout.write(out, error => error != null ? reject(error) : resolve()))
+  await writeAll(io.stdout, out)
   return EXPLAIN_EXIT.explained
 }
 
@@ -110,7 +111,7 @@ export function renderExplanation (explanation: Explanation, origin: string, opt
   return `${sections.join('\n\n')}\n`
 }
 
-function fail (message: string, code: number): number {
-  process.stderr.write(`pullguard: ${message}\n`)
+function fail (io: CliIo, message: string, code: number): number {
+  io.stderr.write(`pullguard: ${message}\n`)
   return code
 }

@@ -4,63 +4,58 @@
 
 import { readFile } from 'node:fs/promises'
 import { text } from 'node:stream/consumers'
-import { pino } from 'pino'
 import { parseAdmissionReview } from '../admission/envelope.js'
 import { StaticClusterView } from '../cluster/static-view.js'
 import { admissionOptionsOf, loadConfig } from '../config/config.js'
 import { createLogger } from '../logging.js'
 import { ReviewService } from '../review-service.js'
+import { writeAll, type CliIo } from './cli-io.js'
 import { EXIT } from './exit-codes.js'
 import { createReviewOf, isAdmissionReviewManifest, parseManifest, podInputOf } from './pod-input.js'
 import { REVIEW_COMMAND_LINE, type ReviewOutput } from './review-flags.js'
 import { renderReview } from './review-output.js'
 import { logStandaloneSummary } from './startup-summary.js'
 
-export async function runReview (argv: string[]): Promise<number> {
-  const { config, flags, positionals } = loadConfig('review', argv, process.env, REVIEW_COMMAND_LINE)
+export async function runReview (argv: string[], io: CliIo): Promise<number> {
+  const { config, flags, positionals } = loadConfig('review', argv, io.env, REVIEW_COMMAND_LINE)
   const output = flags.output as ReviewOutput
   const namespace = flags.namespace as string | undefined
   const file = positionals[0] === '-' ? undefined : positionals[0]
-  // stdout carries the answer, so logs go to stderr.
-  const logger = createLogger({ level: config.logLevel, destination: pino.destination({ dest: 2, sync: true }) })
+  // stdout carries the answer, so logs go to stderr (synchronous for files, pipes and terminals on Linux).
+  const logger = createLogger({ level: config.logLevel, destination: io.stderr })
   const options = admissionOptionsOf(config)
   const view = await StaticClusterView.fromFiles(config.objects, options)
   logStandaloneSummary(logger, view)
 
   const where = file ?? 'stdin'
-  const input = await readInput(file)
-  if (!input.ok) return fail(`${where}: ${input.error}`)
+  const input = await readInput(file, io.stdin, io.stderr)
+  if (!input.ok) return fail(io, `${where}: ${input.error}`)
   const manifest = parseManifest(input.text)
-  if (!manifest.ok) return fail(`${where}: ${manifest.error}`)
+  if (!manifest.ok) return fail(io, `${where}: ${manifest.error}`)
   let body: unknown = manifest.value
   if (isAdmissionReviewManifest(body)) {
-    if (namespace !== undefined) return fail('--namespace: does not apply to an AdmissionReview (its request.namespace is reviewed)')
+    if (namespace !== undefined) return fail(io, '--namespace: does not apply to an AdmissionReview (its request.namespace is reviewed)')
   } else {
     const pod = podInputOf(body, namespace)
-    if (!pod.ok) return fail(`${where}: ${pod.error}`)
+    if (!pod.ok) return fail(io, `${where}: ${pod.error}`)
     body = createReviewOf(pod.value)
   }
   const parsed = parseAdmissionReview(body)
-  if (!parsed.ok) return fail(`${where}: not an AdmissionReview: ${parsed.error}`)
+  if (!parsed.ok) return fail(io, `${where}: not an AdmissionReview: ${parsed.error}`)
 
   const outcome = await new ReviewService(view, options).review(parsed.review, logger)
   logger.info({ ...outcome.summary, uid: parsed.review.request?.uid }, 'review')
   const response = outcome.response.response
   const denied = response?.allowed === false
-  if (denied) process.stderr.write(`pullguard: denied: ${(response.status?.message ?? 'no reason given').replace(/^pullguard: /, '')}\n`)
+  if (denied) io.stderr.write(`pullguard: denied: ${(response.status?.message ?? 'no reason given').replace(/^pullguard: /, '')}\n`)
   const rendered = renderReview(output, parsed.review, outcome.response)
-  if (rendered.note !== undefined) process.stderr.write(`pullguard: ${rendered.note}\n`)
-  if (rendered.stdout !== undefined) {
-    const stdout = rendered.stdout
-    // No process.exit here: returning lets a large answer drain fully into a pipe.
-    await new Promise<void>((resolve, reject) => {
-      process.stdout.write(stdout, error => error != null ? reject(error) : resolve())
-    })
-  }
+  if (rendered.note !== undefined) io.stderr.write(`pullguard: ${rendered.note}\n`)
+  // No process.exit here: returning lets a large answer drain fully into a pipe.
+  if (rendered.stdout !== undefined) await writeAll(io.stdout, rendered.stdout)
   return denied && flags['fail-on-deny'] === true ? EXIT.denied : EXIT.ok
 }
 
-async function readInput (file: string | undefined): Promise<{ ok: true, text: string } | { ok: false, error: string }> {
+async function readInput (file: string | undefined, stdin: CliIo['stdin'], stderr: CliIo['stderr']): Promise<{ ok: true, text: string } | { ok: false, error: string }> {
   if (file !== undefined) {
     try {
       return { ok: true, text: await readFile(file, 'utf8') }
@@ -69,11 +64,11 @@ async function readInput (file: string | undefined): Promise<{ ok: true, text: s
     }
   }
   // A person who typed the command without a file would otherwise face a silent wait.
-  if (process.stdin.isTTY === true) process.stderr.write('pullguard: reading the manifest from stdin (end with Ctrl-D)\n')
-  return { ok: true, text: await text(process.stdin) }
+  if (stdin.isTTY === true) stderr.write('pullguard: reading the manifest from stdin (end with Ctrl-D)\n')
+  return { ok: true, text: await text(stdin) }
 }
 
-function fail (message: string): number {
-  process.stderr.write(`pullguard: ${message}\n`)
+function fail (io: CliIo, message: string): number {
+  io.stderr.write(`pullguard: ${message}\n`)
   return EXIT.usage
 }

@@ -10,12 +10,13 @@ import { asynchronousDestination, createLogger } from '../logging.js'
 import { ReviewService } from '../review-service.js'
 import { createMetrics } from '../server/metrics.js'
 import { startServer } from '../server/serve.js'
+import type { CliIo } from './cli-io.js'
 import { describeStartupError, StartupError } from './startup-error.js'
 import { logStandaloneSummary } from './startup-summary.js'
 import { pullguardVersion } from './version.js'
 
-export async function runServe (argv: string[]): Promise<number> {
-  const { config, origins } = loadConfig('serve', argv, process.env)
+export async function runServe (argv: string[], io: CliIo): Promise<number> {
+  const { config, origins } = loadConfig('serve', argv, io.env)
   // Asynchronous stdout: one review line per request must not cost a blocking write(2) on the event loop.
   // The server flushes it before its exit; the other ends below return, and the event loop drains it.
   const logger = createLogger({ level: config.logLevel, destination: asynchronousDestination(1) })
@@ -53,7 +54,7 @@ export async function runServe (argv: string[]): Promise<number> {
       logger,
       registry: metrics.registry,
       resyncSeconds: config.resyncSeconds,
-      ...(config.leaderElection && { leaderElection: leaderElectionOf(config, process.env) }),
+      ...(config.leaderElection && { leaderElection: leaderElectionOf(config, io.env) }),
       tokens: { environment: { pluginDir: config.credentialProviderDir } }
     })
     live.start()

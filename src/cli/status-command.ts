@@ -10,6 +10,7 @@ import type { NamespaceObject } from '../cluster/cluster-model.js'
 import { ManifestError, readManifestFile } from '../cluster/static-view.js'
 import { statusReport, type CertificateReading, type InputReading, type LeaseObject, type StatusInput } from '../cluster/status-report.js'
 import { ConfigError } from '../config/config.js'
+import { writeAll, type CliIo } from './cli-io.js'
 import { KUBECONFIG_FLAG, OUTPUT_FLAG, parseInspectCommandLine, type InspectFlag } from './inspect-flags.js'
 import { renderStatusTable } from './status-output.js'
 
@@ -42,8 +43,8 @@ export const STATUS_FLAGS: readonly InspectFlag[] = [
   { name: 'certificate-warning-days', kind: 'string', default: String(DEFAULT_CERTIFICATE_WARNING_DAYS), help: 'a certificate expiring within this many days needs attention' }
 ]
 
-export async function runStatus (argv: string[], now: () => Date = () => new Date()): Promise<number> {
-  const { config, flags } = parseInspectCommandLine('status', STATUS_FLAGS, 0, argv, process.env)
+export async function runStatus (argv: string[], io: CliIo, now: () => Date = () => new Date()): Promise<number> {
+  const { config, flags } = parseInspectCommandLine('status', STATUS_FLAGS, 0, argv, io.env)
   const kubeconfig = flags.kubeconfig as string | undefined
   const problems: string[] = []
   if ((kubeconfig === undefined) === (config.objects.length === 0)) problems.push('status needs either --objects FILE (offline) or --kubeconfig FILE (live)')
@@ -67,15 +68,15 @@ export async function runStatus (argv: string[], now: () => Date = () => new Dat
       ? await readObjects(config.objects, lease, now)
       : await readLive(kubeconfig, options, lease, flags['tls-secret'] as string, tlsCert, now)
   } catch (error) {
-    if (error instanceof ManifestError) process.stderr.write(`pullguard: objects file ${error.message}\n`)
-    else process.stderr.write(`pullguard: ${(error as Error).message}\n`)
+    if (error instanceof ManifestError) io.stderr.write(`pullguard: objects file ${error.message}\n`)
+    else io.stderr.write(`pullguard: ${(error as Error).message}\n`)
     return STATUS_EXIT.failure
   }
   if (tlsCert !== undefined) reading.certificate = await certificateFromFile(tlsCert)
 
   const report = statusReport({ ...reading, leaseName: `${lease.namespace}/${lease.name}`, now: now(), certificateWarningDays: warningDays, options })
   const text = flags.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderStatusTable(report, options.managedSecretName)
-  await new Promise<void>((resolve, reject) => process.stdout.write(text, error => error != null ? reject(error) : resolve()))
+  await writeAll(io.stdout, text)
   return report.attention.length === 0 ? STATUS_EXIT.ok : STATUS_EXIT.attention
 }
 
