@@ -1,4 +1,4 @@
-// `pullguard explain` through the built CLI: one folder per case under test/fixtures/explain/
+// `pullguard explain` (in this process, test/support/cli.ts): one folder per case under test/fixtures/explain/
 // (case.json: arguments and exit code; expected.txt: the table as printed; UPDATE_GOLDEN=1 rewrites),
 // then the JSON output against `review`'s answer for the same manifest, stdin, and wrong calls.
 

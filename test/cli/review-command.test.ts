@@ -1,15 +1,16 @@
-// Spawns the built CLI (npm test builds first), as an admin's script would run it.
+// `pullguard review` in this process (runCli); the first two cases through the built CLI (spawnCli), as an
+// admin's script runs it: the answer on a real stdout, and a large one through a pipe.
 
 import t from 'tap'
 import { fileURLToPath } from 'node:url'
-import { CLI as cli, runCli } from '../support/cli.js'
+import { CLI as cli, runCli, spawnCli } from '../support/cli.js'
 import { decodePatch, podCreateReview } from '../support/cluster.js'
 
 const objects = fileURLToPath(new URL('../../examples/standalone/cluster.yaml', import.meta.url))
 const pullguard = runCli
 
 t.test('review answers the fixture on stdout', async t => {
-  const run = await pullguard(['review', '--objects', objects, '--log-level', 'silent'], JSON.stringify(podCreateReview()))
+  const run = await spawnCli(['review', '--objects', objects, '--log-level', 'silent'], JSON.stringify(podCreateReview()))
   t.equal(run.code, 0, run.stderr)
   const answer = JSON.parse(run.stdout)
   t.equal(answer.apiVersion, 'admission.k8s.io/v1')
@@ -30,7 +31,7 @@ t.test('a large answer reaches a pipe whole', async t => {
   const review = podCreateReview()
   const pod = review.request?.object as { spec: { containers: object[] } }
   pod.spec.containers = Array.from({ length: 3000 }, (_, i) => ({ name: `c${i}`, image: `registry.acme.example/app-${i}:1`, imagePullPolicy: 'IfNotPresent' }))
-  const run = await pullguard(['review', '--objects', objects, '--log-level', 'silent'], JSON.stringify(review))
+  const run = await spawnCli(['review', '--objects', objects, '--log-level', 'silent'], JSON.stringify(review))
   t.equal(run.code, 0)
   const patch = decodePatch(JSON.parse(run.stdout).response.patch)
   t.equal(patch.length, 2 + 3000 + 1, 'every operation arrived')

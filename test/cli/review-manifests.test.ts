@@ -1,4 +1,4 @@
-// `pullguard review` through the built CLI (npm test builds first) on manifests as admins write them:
+// `pullguard review` (in this process, test/support/cli.ts) on manifests as admins write them:
 // a bare Pod (YAML, and JSON on stdin), a Deployment, a CronJob, a Job outside any tenant, and the
 // AdmissionReview sample; each --output; --fail-on-deny's exit codes. Each run is compared with its
 // transcript in fixtures/review-golden/ (command, exit code, stderr, stdout); UPDATE_GOLDEN=1 rewrites

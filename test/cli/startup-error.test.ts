@@ -1,6 +1,7 @@
 // A start that fails on the operator's input is one line on stderr naming the flag and its value, exit
-// 1, no stack trace: first the mapping as a table, then each failure through the built CLI (npm test
-// builds first), as an operator meets it.
+// 1, no stack trace: first the mapping as a table, then each failure as an operator meets it — serve's
+// through the built CLI (npm test builds first: a failed start is the process's exit), review's in this
+// process (runCli).
 
 import t from 'tap'
 import { createServer, type AddressInfo, type Server } from 'node:net'
@@ -9,7 +10,7 @@ import { join } from 'node:path'
 import { ManifestError } from '../../src/cluster/static-view.js'
 import { describeStartupError, type StartupSettings } from '../../src/cli/startup-error.js'
 import { KeyPairError } from '../../src/server/tls.js'
-import { runCli } from '../support/cli.js'
+import { runCli, spawnCli } from '../support/cli.js'
 import { createTestCa, issueServerCertificate } from '../support/tls.js'
 import { pool } from './run-pool.js'
 
@@ -55,7 +56,7 @@ t.test('each failure becomes one line naming its flag', async t => {
   for (const [name, error, given, expected] of table) t.equal(describeStartupError(error, given), expected, name)
 })
 
-t.test('through the built CLI: exit 1 and exactly that line on stderr', async t => {
+t.test('from the command line: exit 1 and exactly that line on stderr', async t => {
   const dir = t.testdir({ 'garbage.pem': 'not a certificate\n' })
   const ca = await createTestCa()
   const [pair, other] = await Promise.all([issueServerCertificate(ca), issueServerCertificate(ca)])
@@ -79,7 +80,7 @@ t.test('through the built CLI: exit 1 and exactly that line on stderr', async t 
     ['objects file missing (review)', ['review', '--objects', `${dir}/absent.yaml`], `--objects ${dir}/absent.yaml: no such file (ENOENT)`],
     ['objects file not YAML', ['review', '--objects', `${dir}/garbage.pem`, '--objects', 'examples/standalone/cluster.yaml'], `--objects ${dir}/garbage.pem: `]
   ]
-  const runs = await pool(table, 3, ([, args]) => runCli(args, '{}'))
+  const runs = await pool(table, 3, ([, args]) => args[0] === 'serve' ? spawnCli(args, '{}') : runCli(args, '{}'))
   table.forEach(([name, , line], i) => {
     const run = runs[i]
     t.equal(run?.code, 1, `${name}: exit 1`)

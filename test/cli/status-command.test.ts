@@ -1,4 +1,4 @@
-// `pullguard status --objects` through the built CLI: one folder per case under test/fixtures/status/
+// `pullguard status --objects` (in this process, test/support/cli.ts): one folder per case under test/fixtures/status/
 // (case.json: arguments and exit code; expected.txt: the table as printed, clock masked), then the
 // certificate check, JSON output and wrong calls.
 

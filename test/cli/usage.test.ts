@@ -1,10 +1,11 @@
-// The built CLI (npm test builds first) as a person first meets it: --version, --help per command with
-// every flag's default and examples, and a mistyped flag or command answered with a suggestion.
+// The CLI as a person first meets it: --version, --help per command with every flag's default and
+// examples, and a mistyped flag or command answered with a suggestion. In this process (runCli), and
+// --version once through the built binary (npm test builds first).
 
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { DEFAULT_CONFIG, flagOf, SETTINGS } from '../../src/config/config.js'
-import { runCli } from '../support/cli.js'
+import { runCli, spawnCli } from '../support/cli.js'
 import { pool } from './run-pool.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -26,6 +27,7 @@ const ARGS = {
 const runs = Object.fromEntries(await pool(Object.entries(ARGS), 3, async ([name, args]) => [name, await runCli(args)] as const))
 
 t.test('--version and version print package.json\'s version alone', async t => {
+  t.same(await spawnCli(['--version']), { code: 0, stdout: `${version}\n`, stderr: '' }, 'the built binary')
   t.same(runs.version, { code: 0, stdout: `${version}\n`, stderr: '' })
   t.same(runs.versionWord, { code: 0, stdout: `${version}\n`, stderr: '' })
   t.match(runs.versionExtra, { code: 2, stdout: '', stderr: /^pullguard: version takes no arguments, got --json\n/ })

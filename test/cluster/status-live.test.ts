@@ -1,4 +1,4 @@
-// `pullguard status --kubeconfig` through the built CLI and the real @kubernetes/client-node against
+// `pullguard status --kubeconfig` (in this process, test/support/cli.ts) with the real @kubernetes/client-node against
 // the API double: what a live view would keep (the managed Secrets written by a real LiveClusterView),
 // the Lease and the chart's TLS Secret, read once with nothing but get and list.
 

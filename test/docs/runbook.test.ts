@@ -1,9 +1,10 @@
 // docs/runbook.md must work as written. Every `pullguard` line of its ```sh blocks runs through the
-// built CLI from the repository root (where the runbook tells the reader to run it), against
-// examples/runbook/, and must exit and print as the table below says; a line that cannot run here is
-// in the table with the reason, never skipped silently. The kubectl and helm lines are not run, but
-// every pullguard name they use, and every metric, Event reason and pullguard message the runbook
-// quotes, is checked against the code, so the runbook cannot drift from it.
+// command line (in this process, test/support/cli.ts) from the repository root (where the runbook tells
+// the reader to run it), against examples/runbook/, and must exit and print as the table below says; a
+// line that cannot run here is in the table with the reason, never skipped silently. The kubectl and
+// helm lines are not run, but every pullguard name they use, and every metric, Event reason and
+// pullguard message the runbook quotes, is checked against the code, so the runbook cannot drift from
+// it.
 
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
