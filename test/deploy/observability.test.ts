@@ -101,7 +101,7 @@ t.test('the registries are the code\'s', async t => {
 })
 
 t.test('every alert of the PrometheusRule queries exported metrics', async t => {
-  const rule = one(render({ valuesFiles: ['charts/pullguard/ci/observability-values.yaml'], noHooks: true }), 'PrometheusRule')
+  const rule = one(await render({ valuesFiles: ['charts/pullguard/ci/observability-values.yaml'], noHooks: true }), 'PrometheusRule')
   const rules = (rule.spec as { groups: Array<{ rules: Array<{ alert: string, expr: string, labels: { severity: string }, annotations: { summary: string } }> }> }).groups.flatMap(g => g.rules)
   const used = new Set<string>()
   for (const alert of rules) {
@@ -115,7 +115,7 @@ t.test('every alert of the PrometheusRule queries exported metrics', async t => 
     'pullguard_credential_source_problems', 'pullguard_admission_requests_total', 'pullguard_admission_duration_seconds_bucket', 'pullguard_leader']) {
     t.ok(used.has(metric), `an alert on ${metric}`)
   }
-  const single = one(render({ valuesFiles: ['charts/pullguard/ci/single-replica-values.yaml'], set: { 'metrics.prometheusRule.enabled': true }, noHooks: true }), 'PrometheusRule')
+  const single = one(await render({ valuesFiles: ['charts/pullguard/ci/single-replica-values.yaml'], set: { 'metrics.prometheusRule.enabled': true }, noHooks: true }), 'PrometheusRule')
   t.notMatch(JSON.stringify(single.spec), /PullguardNoLeader/, 'no leader alert without leader election')
 })
 
@@ -131,7 +131,7 @@ t.test('every panel of the dashboard queries exported metrics', async t => {
     const inner = /^label_values\((.+), \w+\)$/.exec(query)?.[1]
     if (inner !== undefined) checkExpression(t, `variable ${variable.name}`, inner)
   }
-  const configMap = one(render({ valuesFiles: ['charts/pullguard/ci/observability-values.yaml'], noHooks: true }), 'ConfigMap', 'pullguard-dashboard')
+  const configMap = one(await render({ valuesFiles: ['charts/pullguard/ci/observability-values.yaml'], noHooks: true }), 'ConfigMap', 'pullguard-dashboard')
   t.same(JSON.parse((configMap as unknown as { data: Record<string, string> }).data['pullguard.json'] ?? ''), dashboard, 'the ConfigMap carries the file as it is')
   t.equal(configMap.metadata.labels?.grafana_dashboard, '1', 'labelled for the Grafana sidecar')
 })

@@ -114,7 +114,7 @@ t.test('RBAC grants exactly the API calls pullguard makes', async t => {
   t.ok(calls.size >= 10, `${calls.size} distinct calls recorded`, { calls: [...calls.keys()].sort() })
 
   for (const values of ['default-values.yaml', 'single-replica-values.yaml', 'customised-values.yaml']) {
-    const objects = render({ valuesFiles: [`charts/pullguard/ci/${values}`], noHooks: true })
+    const objects = await render({ valuesFiles: [`charts/pullguard/ci/${values}`], noHooks: true })
     const grants = grantsOf(objects)
     const credentialsNamespace = values === 'customised-values.yaml' ? 'tenant-credentials' : NAMESPACE
     const leaderElection = values !== 'single-replica-values.yaml'

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { ApiDouble } from '../../support/api-double.js'
-import { helmAsync, parseRendered, templateArgs, type RenderedObject, type RenderOptions } from './helm.js'
+import { helm, parseRendered, templateArgs, type RenderedObject, type RenderOptions } from './helm.js'
 
 export interface HelmCluster {
   api: ApiDouble
@@ -58,7 +58,7 @@ export async function startHelmCluster (t: Test): Promise<HelmCluster> {
     api,
     async render (options) {
       const args = templateArgs({ ...options, extraArgs: [...(options.extraArgs ?? []), '--dry-run=server', ...(options.upgrade === true ? ['--is-upgrade'] : [])] })
-      const result = await helmAsync(args, { env: { KUBECONFIG: kubeconfig } })
+      const result = await helm(args, { env: { KUBECONFIG: kubeconfig } })
       if (result.status !== 0) throw new Error(`helm template --dry-run=server: ${result.stderr.trim()}`)
       return parseRendered(result.stdout)
     }

