@@ -3,11 +3,13 @@
 // Kubernetes schemas and for what each values combination promises; the TLS mode's stickiness with
 // `helm template --dry-run=server` against the API double, so `lookup` meets real answers.
 
+import { X509Certificate } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import t from 'tap'
 import { SETTINGS, flagOf } from '../../src/config/config.js'
+import { inspectKeyPair } from '../../src/server/tls.js'
 import { CHART, readText, readYaml, type KubeObject } from './support/repo.js'
 import { HelmError, NAMESPACE, RELEASE, helm, lint, type HelmResult, one, parseRendered, render, renderText, templateArgs, type RenderedObject } from './support/helm.js'
 import { startHelmCluster } from './support/helm-cluster.js'
@@ -145,6 +147,13 @@ t.test('TLS: one Secret per mode, mounted, trusted by the webhook', async t => {
   t.equal(generated.type, 'kubernetes.io/tls')
   t.equal(secretOf(helmMode), `${RELEASE}-helm-tls`, 'helm: the generated Secret is mounted')
   t.equal(caBundleOf(helmMode), generated.data['ca.crt'], 'and its CA is the caBundle')
+  const pem = (key: string): Buffer => Buffer.from(generated.data[key] ?? '', 'base64')
+  const info = inspectKeyPair({ cert: pem('tls.crt'), key: pem('tls.key') })
+  t.same(info.subjectAltName?.split(', ').sort(), [RELEASE, `${RELEASE}.${NAMESPACE}`, `${RELEASE}.${NAMESPACE}.svc`, `${RELEASE}.${NAMESPACE}.svc.cluster.local`].map(n => `DNS:${n}`).sort(),
+    'the pair serves (pullguard\'s own check) under the Service\'s names')
+  const servingCert = new X509Certificate(pem('tls.crt'))
+  t.ok(servingCert.verify(new X509Certificate(pem('ca.crt')).publicKey), 'signed by the caBundle\'s CA')
+  t.same(servingCert.publicKey.asymmetricKeyDetails, { namedCurve: 'prime256v1' }, 'an ECDSA P-256 key, as cert-manager\'s mode issues')
 
   const certManager = rendered('cert-manager-values.yaml')
   const serving = one(certManager, 'Certificate', `${RELEASE}-tls`).spec as { secretName: string, issuerRef: { kind: string, name: string } }
