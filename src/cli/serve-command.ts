@@ -41,7 +41,11 @@ export async function runServe (argv: string[], io: CliIo): Promise<number> {
     ])
     let loaded
     try {
-      loaded = loadKubeConfig({ ...(config.kubeconfig !== undefined && { file: config.kubeconfig }) })
+      loaded = loadKubeConfig({
+        env: io.env,
+        ...(config.kubeconfig !== undefined && { file: config.kubeconfig }),
+        ...(io.env.HOME !== undefined && { home: io.env.HOME })
+      })
     } catch (err) {
       logger.error({ error: (err as Error).message }, 'live mode: no usable cluster configuration')
       return 1
