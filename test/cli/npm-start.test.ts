@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { childEnv } from '../support/child-env.js'
 import { REPO_ROOT } from '../support/cli.js'
 
 // The npm running these tests when there is one (npm test, npx tap), else the one on PATH.
@@ -58,7 +59,7 @@ const table: Array<[string, NodeJS.Signals, 'npm' | 'group']> = [
 for (const [name, signal, target] of table) {
   t.test(`${name}: the server shuts down and its port is released`, async t => {
     const child = spawn(npm.command, [...npm.args, 'start', '--ignore-scripts', '--', '--port', '0', '--metrics-port', '0'],
-      { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+      { cwd: REPO_ROOT, env: childEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.on('data', chunk => { output += chunk })
     child.stderr.on('data', chunk => { output += chunk })

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { request } from 'node:https'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
+import { childEnv } from '../support/child-env.js'
 import { CLI, REPO_ROOT } from '../support/cli.js'
 
 const BUSY_THREADPOOL = fileURLToPath(new URL('./fixtures/busy-threadpool.mjs', import.meta.url))
@@ -29,8 +30,8 @@ export interface Run {
 /** busyThreadpool: see fixtures/busy-threadpool.mjs (SIGTERM and stdin then hold the thread pool) */
 export function run (t: Test, args: string[], { busyThreadpool = false } = {}): Run {
   const child = busyThreadpool
-    ? spawn(process.execPath, ['--import', BUSY_THREADPOOL, CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, UV_THREADPOOL_SIZE: '1' } })
-    : spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT })
+    ? spawn(process.execPath, ['--import', BUSY_THREADPOOL, CLI, ...args], { cwd: REPO_ROOT, env: childEnv({ UV_THREADPOOL_SIZE: '1' }) })
+    : spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: childEnv() })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let output = ''
   let stderr = ''

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { childEnv } from '../support/child-env.js'
 import { createTestCa, issueServerCertificate } from '../support/tls.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -23,7 +24,7 @@ t.test('serve with an expired certificate: one line on stderr, exit 1', async t 
   await writeFile(keyFile, expired.key)
 
   const child = spawn(process.execPath, [cli, 'serve', '--objects', 'examples/standalone/cluster.yaml', '--host', '127.0.0.1',
-    '--port', '0', '--metrics-port', '0', '--tls-cert', certFile, '--tls-key', keyFile], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+    '--port', '0', '--metrics-port', '0', '--tls-cert', certFile, '--tls-key', keyFile], { cwd: root, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })

@@ -1,5 +1,6 @@
-// `pullguard serve` in live mode, as a process: --kubeconfig pointing at the API double (plain http
-// with insecure-skip-tls-verify), readiness after sync, managed Secrets written, reviews answered.
+// `pullguard serve` in live mode, as a process (the built CLI: npm test builds first): --kubeconfig
+// pointing at the API double (plain http with insecure-skip-tls-verify), readiness after sync, managed
+// Secrets written, reviews answered.
 
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -7,13 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { request as httpsRequest } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
+import { childEnv } from '../support/child-env.js'
+import { CLI } from '../support/cli.js'
 import { decodePatch, podCreateReview } from '../support/cluster.js'
 import { ACME_AUTHS, SECRET, expectedConfig, seed, startApi, waitFor, waitForConfig } from './helper.js'
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
-const RESOLVE = fileURLToPath(new URL('../support/ts-resolve.mjs', import.meta.url))
 
 interface Served {
   lines: Array<Record<string, unknown>>
@@ -22,10 +21,10 @@ interface Served {
 }
 
 async function serve (t: Test, args: string[], home: string): Promise<Served> {
-  // Node's own type stripping runs the sources directly; no KUBECONFIG, and an empty home. No drain
-  // delay: these tests stop the server themselves (test/cli/serve-drain.test.ts covers the drain).
-  const { KUBECONFIG: _kubeconfig, ...env } = process.env
-  const child = spawn(process.execPath, ['--no-warnings', '--experimental-transform-types', '--import', RESOLVE, MAIN, 'serve', '--shutdown-delay-seconds', '0', ...args], {
+  // No KUBECONFIG, and an empty home. No drain delay: these tests stop the server themselves
+  // (test/cli/serve-drain.test.ts covers the drain).
+  const { KUBECONFIG: _kubeconfig, ...env } = childEnv()
+  const child = spawn(process.execPath, [CLI, 'serve', '--shutdown-delay-seconds', '0', ...args], {
     env: { ...env, HOME: home },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generate } from 'selfsigned'
 import t from 'tap'
+import { childEnv } from '../support/child-env.js'
 import { fixture } from '../support/fixtures.js'
 import { deployManifests, only, readJson, repoPath, type KubeObject } from './support/repo.js'
 
@@ -27,7 +28,7 @@ const work = mkdtempSync(join(tmpdir(), 'pullguard-install-'))
 t.teardown(() => rmSync(work, { recursive: true, force: true }))
 
 function run (command: string, args: string[], cwd: string): string {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } })
+  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({ npm_config_update_notifier: 'false' }) })
 }
 
 /** src/ files whose dist/ output is missing or older: what the copied build would get wrong. */
@@ -149,7 +150,7 @@ t.test('the packed package, installed with production dependencies only, serves 
   t.equal(args[0], 'serve', 'the Deployment runs serve')
   const child = spawn(NODE, [join(app, pkg.bin.pullguard), ...args, ...objects], {
     cwd: app,
-    env: { ...process.env, NODE_ENV: 'production', POD_NAMESPACE: 'pullguard-system' },
+    env: childEnv({ NODE_ENV: 'production', POD_NAMESPACE: 'pullguard-system' }),
     stdio: ['ignore', 'pipe', 'pipe']
   })
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })

@@ -18,6 +18,7 @@ import type { AdmissionReview } from '../../src/admission/types.js'
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_SHUTDOWN_DELAY_SECONDS } from '../../src/server/limits.js'
 import { startServer, type ServerHandle } from '../../src/server/serve.js'
 import { KeyPairError } from '../../src/server/tls.js'
+import { childEnv } from '../support/child-env.js'
 import { FakeClock } from '../support/fake-clock.js'
 import { createTestCa, issueServerCertificate, SecretVolume } from '../support/tls.js'
 import { captureLog, podCreate, reviewService } from './helper.js'
@@ -442,7 +443,7 @@ t.test('SIGTERM on a serving process: drains, then exits 0', async t => {
   const child = spawn(process.execPath, [
     '--no-warnings', '--experimental-transform-types', '--import', TS_RESOLVE, fixture('serve-process.ts')
   ], {
-    env: { ...process.env, PULLGUARD_TEST_CERT: volume.certFile, PULLGUARD_TEST_KEY: volume.keyFile, PULLGUARD_TEST_DELAY_SECONDS: '1.5' },
+    env: childEnv({ PULLGUARD_TEST_CERT: volume.certFile, PULLGUARD_TEST_KEY: volume.keyFile, PULLGUARD_TEST_DELAY_SECONDS: '1.5' }),
     stdio: ['ignore', 'pipe', 'inherit']
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process'
 import { Readable, Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { runCommandLine } from '../../src/cli/run.js'
+import { childEnv } from './child-env.js'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
@@ -30,7 +31,7 @@ export async function runCli (args: readonly string[], stdin = '', env: NodeJS.P
 
 export function spawnCli (args: readonly string[], stdin = '', env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } })
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: childEnv(env) })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', chunk => { stdout += chunk })
