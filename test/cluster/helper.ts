@@ -19,7 +19,7 @@ export const FAST: Pick<LiveClusterViewOptions, 'informers' | 'projector' | 'res
   resyncSeconds: 60,
   // above the double's 1 s bookmark interval: a quiet, healthy watch stays fresh
   informers: { listTimeoutMs: 2000, restartBaseDelayMs: 20, restartMaxDelayMs: 200, staleAfterMs: 2500 },
-  projector: { retryBaseDelayMs: 10, retryMaxDelayMs: 200, callTimeoutMs: 1000, callsPerSecond: 10_000, callBurst: 10_000, settleDelayMs: 50 }
+  projector: { retryBaseDelayMs: 10, retryMaxDelayMs: 200, callTimeoutMs: 1000, callsPerSecond: 10_000, callBurst: 10_000, settleDelayMs: 50, staleRecheckMs: 20 }
 }
 
 export async function startApi (t: Test, options?: ApiDoubleOptions): Promise<{ api: ApiDouble, started: StartedApiDouble }> {

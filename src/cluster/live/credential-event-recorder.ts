@@ -10,9 +10,6 @@ import { CREDENTIAL_EVENTS_ACTION, CREDENTIAL_EVENTS_CONTROLLER, EventSeriesBook
 import { SYSTEM_CLOCK, type Clock, type TimerHandle } from './clock.js'
 import { apiFailure, callOptions, isStatus } from './kube-client.js'
 
-// While the caches are stale (or not yet watching, just after the first list), look again this often.
-const STALE_RECHECK_MS = 1_000
-
 export interface CredentialEventRecorderDeps {
   events: k8s.EventsV1Api
   /** the Events the cluster model's credential health calls for now */
@@ -26,6 +23,8 @@ export interface CredentialEventRecorderDeps {
   /** every Event's series grows by one this often */
   resyncSeconds: number
   callTimeoutMs: number
+  /** while the caches are stale, look again this often */
+  staleRecheckMs: number
   logger: Logger
   /** paces the resync; SYSTEM_CLOCK unless a test drives it */
   clock?: Clock
@@ -95,7 +94,7 @@ export class CredentialEventRecorder {
     if (!this.deps.inputsFresh()) {
       this.log.debug('credential events deferred: caches not fresh')
       this.clock.clearTimeout(this.recheck)
-      this.recheck = this.clock.setTimeout(() => this.observe(again), STALE_RECHECK_MS)
+      this.recheck = this.clock.setTimeout(() => this.observe(again), this.deps.staleRecheckMs)
       return
     }
     const writes = this.book.observe(this.deps.wanted(), again)

@@ -157,6 +157,7 @@ export class LiveClusterView implements ClusterView {
       managedSecrets: () => model.counts().managedSecrets,
       cacheAges: () => this.informers.map(informer => [informer.name, informer.ageSeconds()])
     })
+    const tuning = { ...DEFAULT_PROJECTOR_TUNING, ...live.projector }
     this.projector = new Projector({
       core,
       secretName: options.managedSecretName,
@@ -167,7 +168,7 @@ export class LiveClusterView implements ClusterView {
       inputsFresh: namespace => this.inputsFresh(namespace),
       metrics,
       logger: this.log,
-      tuning: { ...DEFAULT_PROJECTOR_TUNING, ...live.projector, resyncSeconds: live.resyncSeconds }
+      tuning: { ...tuning, resyncSeconds: live.resyncSeconds }
     })
     // Leader only, like the reconciler: one replica mints, every replica serves what it wrote.
     this.tokens = new TokenMinter({
@@ -176,12 +177,12 @@ export class LiveClusterView implements ClusterView {
       options,
       tenantOf: namespace => model.tenantOf(namespace),
       inputsFresh: () => this.inputsFresh(),
+      staleRecheckMs: tuning.staleRecheckMs,
       environment: { ...live.tokens?.environment, pluginDir: live.tokens?.environment?.pluginDir ?? DEFAULT_PLUGIN_DIR },
       logger: this.log,
       registry: live.registry
     })
     registerCredentialHealthMetrics(live.registry, () => model.credentialHealth())
-    const tuning = { ...DEFAULT_PROJECTOR_TUNING, ...live.projector }
     this.credentialEvents = new CredentialEventRecorder({
       events: kubeConfig.makeApiClient(k8s.EventsV1Api),
       wanted: () => credentialEvents(model.credentialHealth(), options.credentialsNamespace),
@@ -190,6 +191,7 @@ export class LiveClusterView implements ClusterView {
       instance: live.leaderElection?.identity ?? hostname(),
       resyncSeconds: live.resyncSeconds,
       callTimeoutMs: tuning.callTimeoutMs,
+      staleRecheckMs: tuning.staleRecheckMs,
       logger: this.log,
       ...live.credentialEvents
     })

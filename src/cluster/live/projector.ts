@@ -33,6 +33,11 @@ export interface ProjectorTuning {
    * can arrive before that change itself. Rechecking at once would revert it from stale sources.
    */
   settleDelayMs: number
+  /**
+   * While a write's inputs are stale (or not yet watching, just after the first list), look again this
+   * often. The leader's other writers (token minter, credential Events) use the same period.
+   */
+  staleRecheckMs: number
   /** re-queue every tenant namespace this often (compares against the cache; writes only on drift) */
   resyncSeconds: number
 }
@@ -49,7 +54,8 @@ export const DEFAULT_PROJECTOR_TUNING: Omit<ProjectorTuning, 'resyncSeconds'> = 
   retryMaxDelayMs: 5 * 60_000,
   callTimeoutMs: 10_000,
   // watch events of one change reach all watches within milliseconds on a healthy apiserver
-  settleDelayMs: 2_000
+  settleDelayMs: 2_000,
+  staleRecheckMs: 1_000
 }
 
 // A write that keeps losing races is more likely a bug than contention: give up, the queue retries.
@@ -88,8 +94,6 @@ class StaleInputsError extends Error {
   }
 }
 
-// While the inputs are stale, the queue looks at a namespace again this often.
-const STALE_RECHECK_MS = 1_000
 
 export class Projector {
   /** the reconciler's queue: exists only while this replica leads (see lead()) */
@@ -286,7 +290,7 @@ export class Projector {
       if (plan.action !== 'conflict') this.reported.delete(namespace)
       // Never write from a view that may be behind the API server: another replica's may not be.
       if (plan.action !== 'none' && plan.action !== 'conflict' && !this.deps.inputsFresh(namespace)) {
-        if (from === 'queue') return { deferMs: STALE_RECHECK_MS }
+        if (from === 'queue') return { deferMs: this.deps.tuning.staleRecheckMs }
         throw new StaleInputsError()
       }
       try {

@@ -42,6 +42,8 @@ export interface TokenMinterOptions {
   tenantOf: (namespace: string) => string | null | undefined
   /** the credentials cache is synced and fresh: no write is made from a stale one */
   inputsFresh: () => boolean
+  /** while the credentials cache is stale, look again this often */
+  staleRecheckMs: number
   environment: ProviderEnvironment
   logger: Logger
   registry: Registry
@@ -52,9 +54,6 @@ export interface TokenMinterOptions {
   epochMs?: () => number
   random?: () => number
 }
-
-// While the credentials cache is stale, look again this often.
-const STALE_RECHECK_MS = 1_000
 
 type Reading = Exclude<TokenSourceReading, { kind: 'ignored' }>
 
@@ -186,7 +185,7 @@ export class TokenMinter {
     if (!this.leading) return
     this.clock.clearTimeout(this.timer)
     if (!this.deps.inputsFresh()) {
-      this.timer = this.clock.setTimeout(() => this.runPlan(), STALE_RECHECK_MS)
+      this.timer = this.clock.setTimeout(() => this.runPlan(), this.deps.staleRecheckMs)
       return
     }
     const nowMs = this.epochMs()
