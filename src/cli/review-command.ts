@@ -28,7 +28,7 @@ export async function runReview (argv: string[], io: CliIo): Promise<number> {
   logStandaloneSummary(logger, view)
 
   const where = file ?? 'stdin'
-  const input = await readInput(file, io.stdin, io.stderr)
+  const input = await readInput(file, io)
   if (!input.ok) return fail(io, `${where}: ${input.error}`)
   const manifest = parseManifest(input.text)
   if (!manifest.ok) return fail(io, `${where}: ${manifest.error}`)
@@ -55,7 +55,7 @@ export async function runReview (argv: string[], io: CliIo): Promise<number> {
   return denied && flags['fail-on-deny'] === true ? EXIT.denied : EXIT.ok
 }
 
-async function readInput (file: string | undefined, stdin: CliIo['stdin'], stderr: CliIo['stderr']): Promise<{ ok: true, text: string } | { ok: false, error: string }> {
+async function readInput (file: string | undefined, io: CliIo): Promise<{ ok: true, text: string } | { ok: false, error: string }> {
   if (file !== undefined) {
     try {
       return { ok: true, text: await readFile(file, 'utf8') }
@@ -64,8 +64,8 @@ async function readInput (file: string | undefined, stdin: CliIo['stdin'], stder
     }
   }
   // A person who typed the command without a file would otherwise face a silent wait.
-  if (stdin.isTTY === true) stderr.write('pullguard: reading the manifest from stdin (end with Ctrl-D)\n')
-  return { ok: true, text: await text(stdin) }
+  if (io.stdin.isTTY === true) io.stderr.write('pullguard: reading the manifest from stdin (end with Ctrl-D)\n')
+  return { ok: true, text: await text(io.stdin) }
 }
 
 function fail (io: CliIo, message: string): number {

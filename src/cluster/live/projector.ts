@@ -94,7 +94,6 @@ class StaleInputsError extends Error {
   }
 }
 
-
 export class Projector {
   /** the reconciler's queue: exists only while this replica leads (see lead()) */
   private queue: WorkQueue | undefined
