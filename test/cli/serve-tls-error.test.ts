@@ -2,16 +2,11 @@
 // one line on stderr naming the flag, the file and the dates, exit 1, and no listener left behind.
 
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { childEnv } from '../support/child-env.js'
+import { spawnCli } from '../support/cli.js'
 import { createTestCa, issueServerCertificate } from '../support/tls.js'
-
-const root = fileURLToPath(new URL('../../', import.meta.url))
-const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 
 t.test('serve with an expired certificate: one line on stderr, exit 1', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'pullguard-cli-tls-'))
@@ -23,12 +18,8 @@ t.test('serve with an expired certificate: one line on stderr, exit 1', async t 
   await writeFile(certFile, expired.cert)
   await writeFile(keyFile, expired.key)
 
-  const child = spawn(process.execPath, [cli, 'serve', '--objects', 'examples/standalone/cluster.yaml', '--host', '127.0.0.1',
-    '--port', '0', '--metrics-port', '0', '--tls-cert', certFile, '--tls-key', keyFile], { cwd: root, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+  const { code, stderr } = await spawnCli(['serve', '--objects', 'examples/standalone/cluster.yaml', '--host', '127.0.0.1',
+    '--port', '0', '--metrics-port', '0', '--tls-cert', certFile, '--tls-key', keyFile])
 
   t.equal(code, 1)
   t.match(stderr, new RegExp(

@@ -11,7 +11,7 @@ import t from 'tap'
 import { SETTINGS, flagOf } from '../../src/config/config.js'
 import { inspectKeyPair } from '../../src/server/tls.js'
 import { CHART, readText, readYaml, type KubeObject } from './support/repo.js'
-import { HelmError, NAMESPACE, RELEASE, helm, lint, type HelmResult, one, parseRendered, render, renderText, templateArgs, type RenderedObject } from './support/helm.js'
+import { HelmError, NAMESPACE, RELEASE, helm, lint, one, parseRendered, render, renderText, templateArgs, type RenderedObject } from './support/helm.js'
 import { startHelmCluster } from './support/helm-cluster.js'
 import { schemaErrors, unknownFields } from './support/schemas.js'
 
@@ -48,9 +48,8 @@ const isHook = (object: KubeObject): boolean => object.metadata.annotations?.['h
 
 t.test('every ci/ values file passes helm lint --strict and renders valid Kubernetes objects', async t => {
   t.ok(CI_FILES.length >= 10, `${CI_FILES.length} values files`)
-  const lints = await Promise.all(CI_FILES.map(async file => await lint(ciPath(file))))
-  for (const [index, file] of CI_FILES.entries()) {
-    const linted = lints[index] as HelmResult
+  const lints = await Promise.all(CI_FILES.map(async file => [file, await lint(ciPath(file))] as const))
+  for (const [file, linted] of lints) {
     t.equal(linted.status, 0, `${file}: helm lint --strict`, { output: linted.stdout + linted.stderr })
     for (const { source, object } of rendered(file)) {
       const name = `${file}: ${object.kind} ${object.metadata.name} (${source})`
